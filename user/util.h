@@ -1,0 +1,17 @@
+/* Small file and string helpers shared by the userspace modules. */
+#ifndef CB_UTIL_H
+#define CB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole small file into buf (NUL-terminated, truncated to len-1). Returns bytes read or -errno. */
+long read_text_file(const char *path, char *buf, size_t len);
+/* Reads one integer (decimal) from a file. Returns 0 or -errno (-EINVAL: not a number). */
+int read_ll_file(const char *path, long long *out);
+/* CLOCK_MONOTONIC in ns. */
+uint64_t mono_ns(void);
+/* Writes a random UUID4 string (37 bytes with NUL). Returns 0 or -errno. */
+int uuid4(char out[37]);
+
+#endif
