@@ -74,12 +74,14 @@ int emissions_csv_write(const char *path, const struct emissions_row *row, enum 
 /* One processes.csv row. */
 struct process_row {
 	const char *timestamp;      /* local time YYYY-MM-DDTHH:MM:SS */
+	uint64_t interval;          /* 1, 2, ...: the measurement interval of the run */
 	uint32_t pid;
 	uint64_t start_time_ticks;  /* as /proc/PID/stat field 22 (clock ticks since boot) */
 	const char *comm;
 	const char *cgroup;         /* cgroup v2 path, "" if unknown */
 	const char *experiment_id;  /* "" for processes outside any scope */
 	double on_cpu_s;            /* on-CPU seconds in the interval */
+	uint64_t cpu_energy_uj, ram_energy_uj; /* exact attributed energy in the interval */
 	double cpu_energy_kwh, ram_energy_kwh;
 	double emissions_kg;
 	double intensity_g_per_kwh;
