@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CARBONBPF_VERSION "0.1.0"
+
 /* Reads a whole small file into buf (NUL-terminated, truncated to len-1). Returns bytes read or -errno. */
 long read_text_file(const char *path, char *buf, size_t len);
 /* Reads one integer (decimal) from a file. Returns 0 or -errno (-EINVAL: not a number). */

@@ -1,0 +1,381 @@
+/* `carbonbpf monitor`: options and configuration turned into a monitor run. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "monitor.h"
+#include "util.h"
+
+/* CodeCarbon's `monitor` measures every 10 s unless configured (its tracker default is 15). */
+#define MONITOR_DEFAULT_MEASURE_SECS 10.0
+
+static const char usage[] =
+	"Usage: carbonbpf monitor [OPTIONS] [-- CMD [ARGS...]]\n"
+	"\n"
+	"Measures the energy and CO2eq of every process from scheduler events (BPF).\n"
+	"  (no CMD, no --pid)  the whole machine until Ctrl-C or --duration\n"
+	"  -- CMD ARGS         run CMD, track it and every descendant, exit with its code\n"
+	"  --pid PID           track a running process and its descendants (repeatable)\n"
+	"\n"
+	"Options (names as `codecarbon monitor` where they overlap; each also a config key):\n"
+	"  --measure-power-secs S   interval between measurements (default 10; key measure_power_secs)\n"
+	"  --duration S             stop after S seconds\n"
+	"  --output-dir DIR         where the CSV files go (default .; key output_dir)\n"
+	"  --output-file NAME       emissions CSV (default emissions.csv; key output_file)\n"
+	"  --processes-file NAME    per-process CSV (default processes.csv; key processes_file)\n"
+	"  --intervals-file NAME    also write each interval's per-domain energy split\n"
+	"  --on-csv-write MODE      append | update (key on_csv_write)\n"
+	"  --idle-policy P          busy (default): energy split over busy time;\n"
+	"                           capacity: split over CPU capacity, the rest to (idle)\n"
+	"  --country-iso-code CODE  ISO 3166 alpha-3 or alpha-2 country for carbon intensity\n"
+	"  --region NAME            US state, Canadian province or Nordic zone (name or code)\n"
+	"  --offline / --no-offline accepted for CodeCarbon compatibility: carbonbpf never\n"
+	"                           looks up the location online\n"
+	"  --api / --no-api         upload to the CodeCarbon API (not in this version)\n"
+	"  --api-call-interval N    measurements per API upload (key api_call_interval)\n"
+	"  --experiment-id ID       experiment for emissions.csv (key experiment_id)\n"
+	"  --log-level LEVEL        debug | info | warning | error | critical\n"
+	"  --sysfs-root DIR         read /sys from DIR (key sysfs_root)\n"
+	"  --procfs-root DIR        read /proc from DIR (key procfs_root)\n"
+	"  --top N                  processes shown in the final table (default 10)\n"
+	"  --max-processes N        size of the kernel process maps (default min(pid_max, 65536))\n"
+	"  --attach MODE            auto | tp_btf | raw_tp (default auto: tp_btf, else raw_tp)\n"
+	"  --quiet                  no final table\n"
+	"  -h, --help               this help\n";
+
+enum {
+	OPT_MEASURE = 256, OPT_DURATION, OPT_OUTPUT_DIR, OPT_OUTPUT_FILE, OPT_PROCESSES_FILE,
+	OPT_INTERVALS_FILE, OPT_ON_CSV_WRITE, OPT_IDLE_POLICY, OPT_COUNTRY, OPT_REGION,
+	OPT_OFFLINE, OPT_NO_OFFLINE, OPT_API, OPT_NO_API, OPT_API_INTERVAL, OPT_EXPERIMENT,
+	OPT_LOG_LEVEL, OPT_SYSFS, OPT_PROCFS, OPT_TOP, OPT_MAX_PROCESSES, OPT_ATTACH, OPT_QUIET,
+	OPT_PID,
+};
+
+static const struct option long_opts[] = {
+	{ "measure-power-secs", required_argument, NULL, OPT_MEASURE },
+	{ "duration", required_argument, NULL, OPT_DURATION },
+	{ "output-dir", required_argument, NULL, OPT_OUTPUT_DIR },
+	{ "output-file", required_argument, NULL, OPT_OUTPUT_FILE },
+	{ "processes-file", required_argument, NULL, OPT_PROCESSES_FILE },
+	{ "intervals-file", required_argument, NULL, OPT_INTERVALS_FILE },
+	{ "on-csv-write", required_argument, NULL, OPT_ON_CSV_WRITE },
+	{ "idle-policy", required_argument, NULL, OPT_IDLE_POLICY },
+	{ "country-iso-code", required_argument, NULL, OPT_COUNTRY },
+	{ "region", required_argument, NULL, OPT_REGION },
+	{ "offline", no_argument, NULL, OPT_OFFLINE },
+	{ "no-offline", no_argument, NULL, OPT_NO_OFFLINE },
+	{ "api", no_argument, NULL, OPT_API },
+	{ "no-api", no_argument, NULL, OPT_NO_API },
+	{ "api-call-interval", required_argument, NULL, OPT_API_INTERVAL },
+	{ "experiment-id", required_argument, NULL, OPT_EXPERIMENT },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
+	{ "procfs-root", required_argument, NULL, OPT_PROCFS },
+	{ "top", required_argument, NULL, OPT_TOP },
+	{ "max-processes", required_argument, NULL, OPT_MAX_PROCESSES },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Flags that are config keys: option -> key. */
+static const struct {
+	int opt;
+	const char *key;
+} flag_keys[] = {
+	{ OPT_MEASURE, "measure_power_secs" },   { OPT_OUTPUT_DIR, "output_dir" },
+	{ OPT_OUTPUT_FILE, "output_file" },      { OPT_PROCESSES_FILE, "processes_file" },
+	{ OPT_ON_CSV_WRITE, "on_csv_write" },    { OPT_IDLE_POLICY, "idle_policy" },
+	{ OPT_COUNTRY, "country_iso_code" },     { OPT_REGION, "region" },
+	{ OPT_API_INTERVAL, "api_call_interval" }, { OPT_EXPERIMENT, "experiment_id" },
+	{ OPT_LOG_LEVEL, "log_level" },          { OPT_SYSFS, "sysfs_root" },
+	{ OPT_PROCFS, "procfs_root" },
+};
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Reads a config value of any type as text; "" when unset. */
+static const char *cfg_text(const struct config *c, const char *key)
+{
+	const char *v = config__get(c, key, NULL);
+
+	return v ? v : "";
+}
+
+static bool from_flag(const struct config *c, const char *key)
+{
+	struct cfg_where w;
+
+	return config__get(c, key, &w) && w.origin == CFG_FLAG;
+}
+
+/* Fills everything that comes from the configuration. Returns 0 or 2 (usage/config error). */
+static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_flag)
+{
+	struct carbon_query q = { .force_g_per_kwh = -1 };
+	char err[512] = "";
+	enum log_level lvl;
+	double d;
+	bool b;
+	long l;
+	int r;
+
+	{
+		struct cfg_where w;
+
+		/* Like `codecarbon monitor`, quiet unless a log level is asked for. */
+		if (config__get(c, "log_level", &w) && w.origin != CFG_DEFAULT &&
+		    !log_parse_level(cfg_text(c, "log_level"), &lvl))
+			log_set_level(lvl);
+	}
+	mo->measure_power_secs = MONITOR_DEFAULT_MEASURE_SECS;
+	{
+		struct cfg_where w;
+
+		if (config__get(c, "measure_power_secs", &w) && w.origin != CFG_DEFAULT &&
+		    !config__get_double(c, "measure_power_secs", &d, err, sizeof(err)))
+			mo->measure_power_secs = d;
+	}
+	if (mo->measure_power_secs < 0.05 || mo->measure_power_secs > 86400) {
+		pr_err("measure_power_secs must be between 0.05 and 86400 seconds (got %g)",
+		       mo->measure_power_secs);
+		return 2;
+	}
+	mo->output_dir = cfg_text(c, "output_dir");
+	if (!mo->output_dir[0])
+		mo->output_dir = ".";
+	mo->output_file = cfg_text(c, "output_file");
+	mo->processes_file = cfg_text(c, "processes_file");
+	if (!mo->output_file[0] || !mo->processes_file[0] || strchr(mo->output_file, '/') ||
+	    strchr(mo->processes_file, '/')) {
+		pr_err("output_file and processes_file must be plain file names (use --output-dir "
+		       "for the directory)");
+		return 2;
+	}
+	mo->csv_mode = strcasecmp(cfg_text(c, "on_csv_write"), "update") ? CSV_APPEND : CSV_UPDATE;
+	if (idle_policy_parse(cfg_text(c, "idle_policy"), &mo->idle_policy)) {
+		pr_err("idle_policy must be busy or capacity (got '%s')", cfg_text(c, "idle_policy"));
+		return 2;
+	}
+	mo->sysfs_root = cfg_text(c, "sysfs_root");
+	mo->procfs_root = cfg_text(c, "procfs_root");
+	mo->energy.sysfs_root = mo->sysfs_root;
+	mo->energy.dev_root = "/dev";
+	if (!config__get_bool(c, "rapl_include_dram", &b, err, sizeof(err)))
+		mo->energy.include_dram = b;
+	if (!config__get_bool(c, "rapl_prefer_psys", &b, err, sizeof(err)))
+		mo->energy.prefer_psys = b;
+	if (!config__get_bool(c, "force_mode_cpu_load", &b, err, sizeof(err)))
+		mo->energy.force_model = b;
+	if (!config__get_double(c, "force_cpu_power", &d, err, sizeof(err)))
+		mo->energy.force_cpu_power_w = d;
+	if (!config__get_double(c, "force_ram_power", &d, err, sizeof(err)))
+		mo->energy.force_ram_power_w = d;
+	mo->pue = 1.0;
+	if (!config__get_double(c, "pue", &d, err, sizeof(err)))
+		mo->pue = d;
+	mo->wue = 0;
+	if (!config__get_double(c, "wue", &d, err, sizeof(err)))
+		mo->wue = d;
+	mo->experiment_id = cfg_text(c, "experiment_id");
+	mo->project_name = cfg_text(c, "project_name");
+
+	if (!config__get_double(c, "force_carbon_intensity_g_co2e_kwh", &d, err, sizeof(err)))
+		q.force_g_per_kwh = d;
+	q.cloud_provider = cfg_text(c, "cloud_provider");
+	q.cloud_region = cfg_text(c, "cloud_region");
+	q.country = cfg_text(c, "country_iso_code");
+	if (!q.country[0])
+		q.country = cfg_text(c, "country_2letter_iso_code");
+	q.region = cfg_text(c, "region");
+	r = carbon__lookup(&q, &mo->intensity);
+	if (r == -ENOENT) {
+		bool flag = from_flag(c, "country_iso_code") || from_flag(c, "region");
+
+		if (flag) {
+			pr_err("unknown country or region '%s%s%s': use an ISO 3166 alpha-3 or alpha-2 "
+			       "code (e.g. FRA or FR) and, for --region, a US state, Canadian province "
+			       "or Nordic zone",
+			       q.country, q.country[0] && q.region[0] ? "/" : "", q.region);
+			return 2;
+		}
+		pr_warn("unknown country or region in the configuration ('%s%s%s'): using %s",
+			q.country, q.country[0] && q.region[0] ? "/" : "", q.region,
+			mo->intensity.source);
+	} else if (r) {
+		pr_err("carbon intensity lookup failed: %s", strerror(-r));
+		return 1;
+	}
+	if (mo->intensity.is_world_default)
+		pr_warn("no country known: using the world average %.0f g CO2eq/kWh (set "
+			"--country-iso-code or country_iso_code)", mo->intensity.g_per_kwh);
+
+	if (!config__get_int(c, "api_call_interval", &l, err, sizeof(err)) && l == 0) {
+		pr_err("api_call_interval must be -1 or > 0");
+		return 2;
+	}
+	b = false;
+	config__get_bool(c, "save_to_api", &b, err, sizeof(err));
+	if (strstr(cfg_text(c, "output_methods"), "api"))
+		b = true;
+	if (api_flag) {
+		pr_err("--api: uploading to the CodeCarbon API is not available in this version; "
+		       "measurements go to %s and %s", mo->output_file, mo->processes_file);
+		return 2;
+	}
+	if (b)
+		pr_warn("save_to_api/output_methods asks for API upload, which this version does "
+			"not do: measurements go to the CSV files only");
+	return 0;
+}
+
+int cmd_monitor(int argc, char **argv)
+{
+	struct monitor_opts mo = { .top = 10 };
+	struct config *cfg = NULL;
+	pid_t *pids = NULL;
+	int n_pids = 0, opt, rc = 2, exit_code = 0, err;
+	bool api_flag = false;
+	char errbuf[1024] = "";
+	long l;
+
+	err = config__load(&cfg, NULL, NULL, NULL, errbuf, sizeof(errbuf));
+	if (err) {
+		pr_err("%s", errbuf[0] ? errbuf : strerror(-err));
+		return 2;
+	}
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+		const char *key = NULL;
+
+		for (size_t i = 0; i < sizeof(flag_keys) / sizeof(flag_keys[0]); i++)
+			if (flag_keys[i].opt == opt)
+				key = flag_keys[i].key;
+		if (key) {
+			char flag[64] = "";
+
+			for (const struct option *lo = long_opts; lo->name; lo++)
+				if (lo->val == opt)
+					snprintf(flag, sizeof(flag), "--%s", lo->name);
+			err = config__check_value(key, optarg, flag, errbuf, sizeof(errbuf));
+			if (!err)
+				err = config__set_flag(cfg, key, optarg, flag);
+			if (err) {
+				pr_err("%s", errbuf[0] ? errbuf : "invalid option value");
+				goto out;
+			}
+			continue;
+		}
+		switch (opt) {
+		case OPT_DURATION:
+			mo.duration_secs = strtod(optarg, NULL);
+			if (mo.duration_secs <= 0) {
+				pr_err("--duration needs a number of seconds > 0 (got '%s')", optarg);
+				goto out;
+			}
+			break;
+		case OPT_INTERVALS_FILE:
+			mo.intervals_file = optarg;
+			break;
+		case OPT_OFFLINE:
+		case OPT_NO_OFFLINE:
+		case OPT_NO_API:
+			break;
+		case OPT_API:
+			api_flag = true;
+			break;
+		case OPT_TOP:
+			if (parse_long(optarg, 1, 100000, &l)) {
+				pr_err("--top needs a number from 1 to 100000 (got '%s')", optarg);
+				goto out;
+			}
+			mo.top = (int)l;
+			break;
+		case OPT_MAX_PROCESSES:
+			if (parse_long(optarg, 64, 1 << 22, &l)) {
+				pr_err("--max-processes needs a number from 64 to 4194304 (got '%s')", optarg);
+				goto out;
+			}
+			mo.max_processes = (uint32_t)l;
+			break;
+		case OPT_ATTACH:
+			if (!strcmp(optarg, "auto"))
+				mo.attach = TRACER_ATTACH_AUTO;
+			else if (!strcmp(optarg, "tp_btf"))
+				mo.attach = TRACER_ATTACH_TP_BTF;
+			else if (!strcmp(optarg, "raw_tp"))
+				mo.attach = TRACER_ATTACH_RAW_TP;
+			else {
+				pr_err("--attach must be auto, tp_btf or raw_tp (got '%s')", optarg);
+				goto out;
+			}
+			break;
+		case OPT_QUIET:
+			mo.quiet = true;
+			break;
+		case OPT_PID: {
+			pid_t *np;
+
+			if (parse_long(optarg, 1, INT_MAX, &l)) {
+				pr_err("--pid needs a process id (got '%s')", optarg);
+				goto out;
+			}
+			np = realloc(pids, (size_t)(n_pids + 1) * sizeof(*np));
+			if (!np) {
+				rc = 1;
+				goto out;
+			}
+			pids = np;
+			pids[n_pids++] = (pid_t)l;
+			break;
+		}
+		case 'h':
+			fputs(usage, stdout);
+			rc = 0;
+			goto out;
+		default:
+			fputs(usage, stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--")) {
+			pr_err("unexpected argument '%s' (put the command to run after --)", argv[optind]);
+			goto out;
+		}
+		mo.cmd = &argv[optind];
+	}
+	if (mo.cmd && n_pids) {
+		pr_err("give either -- CMD or --pid, not both");
+		goto out;
+	}
+	if ((rc = opts_from_config(cfg, &mo, api_flag)))
+		goto out;
+	mo.pids = pids;
+	mo.n_pids = n_pids;
+	err = monitor_run(&mo, &exit_code);
+	rc = err ? 1 : exit_code;
+out:
+	free(pids);
+	config__free(cfg);
+	return rc;
+}
