@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
 #include "carbonbpf.h"
 
 enum tracer_attach { TRACER_ATTACH_AUTO, TRACER_ATTACH_TP_BTF, TRACER_ATTACH_RAW_TP };
