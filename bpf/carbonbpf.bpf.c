@@ -78,10 +78,16 @@ static __always_inline void read_comm(struct task_struct *t, char *comm)
 	bpf_probe_read_kernel_str(comm, CB_COMM_LEN, &leader->comm);
 }
 
+static __always_inline __u64 cgroup_of(struct task_struct *t)
+{
+	return BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+}
+
 static __always_inline void fill_info(struct task_struct *t, struct cb_task_info *info)
 {
-	info->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	info->cgroup_id = cgroup_of(t);
 	info->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	info->uid = BPF_CORE_READ(t, real_cred, uid.val);
 	read_comm(t, info->comm);
 }
 
@@ -289,4 +295,63 @@ int seed_tasks(struct bpf_iter__task *ctx)
 	__sync_fetch_and_or(&info->scope_mask, *mask);
 	seeded++;
 	return 0;
+}
+
+/* Keep what rules match on current: the command name and uid change at exec. */
+static __always_inline int on_exec(struct task_struct *t)
+{
+	struct cb_task_key key = {};
+	struct cb_task_info *info;
+	__u32 pid;
+
+	task_key_of(t, &key, &pid, false);
+	info = bpf_map_lookup_elem(&task_info, &key);
+	if (info) {
+		read_comm(t, info->comm);
+		info->uid = BPF_CORE_READ(t, real_cred, uid.val);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(exec_btf, struct task_struct *t)
+{
+	return on_exec(t);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(exec_raw, struct task_struct *t)
+{
+	return on_exec(t);
+}
+
+/*
+ * A process moved to another cgroup: record where it is now, so a cgroup scope covers
+ * processes that move in after the start. Traced after the move, for the group leader
+ * (kernel/cgroup/cgroup.c, cgroup_attach_task); the v2 id is re-read, so moves in v1
+ * hierarchies of a hybrid host change nothing.
+ */
+static __always_inline int on_cgroup_attach(struct task_struct *t)
+{
+	struct cb_task_key key = {};
+	struct cb_task_info *info;
+	__u32 pid;
+
+	task_key_of(t, &key, &pid, false);
+	info = bpf_map_lookup_elem(&task_info, &key);
+	if (info)
+		info->cgroup_id = cgroup_of(t);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(cgroup_attach_btf, struct cgroup *dst, const char *path, struct task_struct *t)
+{
+	return on_cgroup_attach(t);
+}
+
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(cgroup_attach_raw, struct cgroup *dst, const char *path, struct task_struct *t)
+{
+	return on_cgroup_attach(t);
 }

@@ -24,12 +24,14 @@ struct cb_task_time {
 
 /* One per process (not per CPU): what userspace cannot look up once it is gone. */
 struct cb_task_info {
-	__u64 cgroup_id;   /* cgroup v2 (default hierarchy) kernfs id */
+	__u64 cgroup_id;   /* cgroup v2 (default hierarchy) kernfs id, refreshed when it moves */
 	__u64 scope_mask;  /* bit s set: the process belongs to tracked tree s */
 	__u64 exit_ns;     /* CLOCK_MONOTONIC ns of the exit of its last thread */
 	__u32 ppid;        /* tgid of the parent when first seen */
 	__u32 flags;       /* CB_TASK_* */
-	char comm[CB_COMM_LEN];
+	__u32 uid;         /* real uid (init namespace), refreshed at exec */
+	__u32 pad;
+	char comm[CB_COMM_LEN]; /* refreshed at exec and at exit */
 };
 
 /* Per CPU state, one slot of a per-CPU array. */

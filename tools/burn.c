@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static double wall_s = 1, duty = 1, child_ms = 5;
+static double wall_s = 1, duty = 1, child_ms = 5, child_ms_max;
 static int threads = 1, children, io_ms;
 static const char *report;
-static int child_pids[1024], n_child_pids;
+static int child_pids[8192], n_child_pids;
 
 static double now(clockid_t c)
 {
@@ -74,7 +74,7 @@ static double self_cpu_s(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: burn [--seconds S] [--duty 0..1] [--threads N] [--children N "
-			"--child-ms MS] [--io-ms MS] [--report FILE]\n");
+			"--child-ms MS [--child-ms-max MS]] [--io-ms MS] [--report FILE]\n");
 	exit(2);
 }
 
@@ -99,6 +99,8 @@ int main(int argc, char **argv)
 			children = atoi(v);
 		else if (!strcmp(a, "--child-ms"))
 			child_ms = atof(v);
+		else if (!strcmp(a, "--child-ms-max"))
+			child_ms_max = atof(v);
 		else if (!strcmp(a, "--io-ms"))
 			io_ms = atoi(v);
 		else if (!strcmp(a, "--report"))
@@ -110,18 +112,21 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > 64 || duty <= 0 || duty > 1)
 		usage();
 	for (int i = 0; i < children; i++) {
+		/* Each child burns child_ms, or a spread up to child_ms_max. */
+		double ms = child_ms_max > child_ms ?
+			child_ms + (child_ms_max - child_ms) * (double)(i % 97) / 96.0 : child_ms;
 		pid_t pid = fork();
 
 		if (pid == 0) {
 			volatile unsigned long x = 0;
-			double end = now(CLOCK_PROCESS_CPUTIME_ID) + child_ms / 1000.0;
+			double end = now(CLOCK_PROCESS_CPUTIME_ID) + ms / 1000.0;
 
 			while (now(CLOCK_PROCESS_CPUTIME_ID) < end)
 				x++;
 			_exit(0);
 		}
 		if (pid > 0) {
-			if (n_child_pids < 1024)
+			if (n_child_pids < 8192)
 				child_pids[n_child_pids++] = (int)pid;
 			waitpid(pid, NULL, 0);
 		}

@@ -21,7 +21,13 @@ static const char usage[] =
 	"Measures the energy and CO2eq of every process from scheduler events (BPF).\n"
 	"  (no CMD, no --pid)  the whole machine until Ctrl-C or --duration\n"
 	"  -- CMD ARGS         run CMD, track it and every descendant, exit with its code\n"
-	"  --pid PID           track a running process and its descendants (repeatable)\n"
+	"Scopes, each reported under its own experiment (repeatable; without =ID they use\n"
+	"experiment_id; the same ID names one experiment however many scopes point at it):\n"
+	"  --pid PID[=ID]      a running process and its descendants, those born later too\n"
+	"  --cgroup PATH[=ID]  a cgroup v2 subtree (path below the v2 mount), movers included\n"
+	"  --comm NAME[=ID]    every process with that command name\n"
+	"  --uid UID[=ID]      every process of that user\n"
+	"  [scope:NAME] sections of the config file: experiment_id plus pid/cgroup/comm/uid keys\n"
 	"\n"
 	"Options (names as `codecarbon monitor` where they overlap; each also a config key):\n"
 	"  --measure-power-secs S   interval between measurements (default 10; key measure_power_secs)\n"
@@ -54,7 +60,7 @@ enum {
 	OPT_INTERVALS_FILE, OPT_ON_CSV_WRITE, OPT_IDLE_POLICY, OPT_COUNTRY, OPT_REGION,
 	OPT_OFFLINE, OPT_NO_OFFLINE, OPT_API, OPT_NO_API, OPT_API_INTERVAL, OPT_EXPERIMENT,
 	OPT_LOG_LEVEL, OPT_SYSFS, OPT_PROCFS, OPT_TOP, OPT_MAX_PROCESSES, OPT_ATTACH, OPT_QUIET,
-	OPT_PID,
+	OPT_PID, OPT_CGROUP, OPT_COMM, OPT_UID,
 };
 
 static const struct option long_opts[] = {
@@ -82,6 +88,9 @@ static const struct option long_opts[] = {
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "pid", required_argument, NULL, OPT_PID },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "uid", required_argument, NULL, OPT_UID },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -196,7 +205,7 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_
 	mo->wue = 0;
 	if (!config__get_double(c, "wue", &d, err, sizeof(err)))
 		mo->wue = d;
-	mo->experiment_id = cfg_text(c, "experiment_id");
+	mo->machine_experiment_id = cfg_text(c, "experiment_id");
 	mo->project_name = cfg_text(c, "project_name");
 
 	if (!config__get_double(c, "force_carbon_intensity_g_co2e_kwh", &d, err, sizeof(err)))
@@ -248,16 +257,79 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_
 	return 0;
 }
 
+struct scope_arg {
+	enum scope_kind kind;
+	const char *arg;
+};
+
+struct section_ctx {
+	struct scopes *scopes;
+	const char *default_experiment;
+	char *err;
+	size_t errlen;
+	char section[128];
+	char experiment[64];
+	int n_selectors;
+};
+
+/*
+ * [scope:NAME] sections: experiment_id and selector keys (pid, cgroup, comm, uid, each
+ * possibly repeated across sections). Called per key in file order.
+ */
+static int scope_key(const char *section, const char *key, const char *value,
+		     const struct cfg_where *where, void *arg)
+{
+	static const struct {
+		const char *key;
+		enum scope_kind kind;
+	} sel_keys[] = { { "pid", SCOPE_PID }, { "cgroup", SCOPE_CGROUP }, { "comm", SCOPE_COMM },
+			 { "uid", SCOPE_UID } };
+	struct section_ctx *x = arg;
+	char msg[512];
+
+	if (strncmp(section, "scope:", 6))
+		return 0;
+	if (strcmp(section, x->section)) {
+		snprintf(x->section, sizeof(x->section), "%s", section);
+		x->experiment[0] = '\0';
+	}
+	if (!strcmp(key, "experiment_id")) {
+		snprintf(x->experiment, sizeof(x->experiment), "%s", value);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(sel_keys) / sizeof(sel_keys[0]); i++) {
+		char full[512];
+
+		if (strcmp(key, sel_keys[i].key))
+			continue;
+		/* The section's experiment_id, if it came before; else the default. */
+		snprintf(full, sizeof(full), "%s=%s", value,
+			 x->experiment[0] ? x->experiment : x->default_experiment);
+		if (scopes__add(x->scopes, sel_keys[i].kind, full, x->default_experiment, msg, sizeof(msg))) {
+			snprintf(x->err, x->errlen, "%s: [%s] %s: %s", where->text, section, key, msg);
+			return -EINVAL;
+		}
+		x->n_selectors++;
+		return 0;
+	}
+	snprintf(x->err, x->errlen, "%s: [%s]: unknown key '%s' (a scope section takes experiment_id, "
+		 "pid, cgroup, comm, uid)", where->text, section, key);
+	return -EINVAL;
+}
+
 int cmd_monitor(int argc, char **argv)
 {
 	struct monitor_opts mo = { .top = 10 };
 	struct config *cfg = NULL;
-	pid_t *pids = NULL;
-	int n_pids = 0, opt, rc = 2, exit_code = 0, err;
+	struct scopes *scopes = calloc(1, sizeof(*scopes));
+	struct scope_arg sargs[256];
+	int n_sargs = 0, opt, rc = 2, exit_code = 0, err;
 	bool api_flag = false;
 	char errbuf[1024] = "";
 	long l;
 
+	if (!scopes)
+		return 1;
 	err = config__load(&cfg, NULL, NULL, NULL, errbuf, sizeof(errbuf));
 	if (err) {
 		pr_err("%s", errbuf[0] ? errbuf : strerror(-err));
@@ -332,22 +404,18 @@ int cmd_monitor(int argc, char **argv)
 		case OPT_QUIET:
 			mo.quiet = true;
 			break;
-		case OPT_PID: {
-			pid_t *np;
-
-			if (parse_long(optarg, 1, INT_MAX, &l)) {
-				pr_err("--pid needs a process id (got '%s')", optarg);
+		case OPT_PID:
+		case OPT_CGROUP:
+		case OPT_COMM:
+		case OPT_UID:
+			if (n_sargs == (int)(sizeof(sargs) / sizeof(sargs[0]))) {
+				pr_err("too many scopes");
 				goto out;
 			}
-			np = realloc(pids, (size_t)(n_pids + 1) * sizeof(*np));
-			if (!np) {
-				rc = 1;
-				goto out;
-			}
-			pids = np;
-			pids[n_pids++] = (pid_t)l;
+			sargs[n_sargs].kind = opt == OPT_PID ? SCOPE_PID : opt == OPT_CGROUP ? SCOPE_CGROUP :
+					      opt == OPT_COMM ? SCOPE_COMM : SCOPE_UID;
+			sargs[n_sargs++].arg = optarg;
 			break;
-		}
 		case 'h':
 			fputs(usage, stdout);
 			rc = 0;
@@ -364,18 +432,34 @@ int cmd_monitor(int argc, char **argv)
 		}
 		mo.cmd = &argv[optind];
 	}
-	if (mo.cmd && n_pids) {
-		pr_err("give either -- CMD or --pid, not both");
-		goto out;
-	}
 	if ((rc = opts_from_config(cfg, &mo, api_flag)))
 		goto out;
-	mo.pids = pids;
-	mo.n_pids = n_pids;
+	rc = 2;
+	{
+		const char *def = mo.machine_experiment_id;
+		struct section_ctx x = { .scopes = scopes, .default_experiment = def, .err = errbuf,
+					 .errlen = sizeof(errbuf) };
+
+		if (mo.cmd && scopes__add(scopes, SCOPE_CMD, mo.cmd[0], def, errbuf, sizeof(errbuf))) {
+			pr_err("%s", errbuf);
+			goto out;
+		}
+		for (int i = 0; i < n_sargs; i++) {
+			if (scopes__add(scopes, sargs[i].kind, sargs[i].arg, def, errbuf, sizeof(errbuf))) {
+				pr_err("%s", errbuf);
+				goto out;
+			}
+		}
+		if (config__sections(cfg, scope_key, &x)) {
+			pr_err("%s", errbuf);
+			goto out;
+		}
+	}
+	mo.scopes = scopes;
 	err = monitor_run(&mo, &exit_code);
 	rc = err ? 1 : exit_code;
 out:
-	free(pids);
+	free(scopes);
 	config__free(cfg);
 	return rc;
 }

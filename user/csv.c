@@ -55,7 +55,7 @@ const char *const emissions_csv_header[EMISSIONS_CSV_COLUMNS] = {
 };
 
 const char *const processes_csv_header =
-	"timestamp,interval,pid,start_time_ticks,comm,cgroup,experiment_id,on_cpu_seconds,"
+	"timestamp,interval,pid,start_time_ticks,comm,cgroup,container_id,experiment_id,on_cpu_seconds,"
 	"cpu_energy_uj,ram_energy_uj,cpu_energy_kwh,ram_energy_kwh,emissions_kg,carbon_intensity_g_per_kwh,"
 	"carbon_intensity_source";
 
@@ -357,6 +357,8 @@ int process_row_format(char *buf, size_t size, const struct process_row *row)
 	sink_field(&s, row->comm ? row->comm : "");
 	sink_putc(&s, ',');
 	sink_field(&s, row->cgroup ? row->cgroup : "");
+	sink_putc(&s, ',');
+	sink_field(&s, row->container_id ? row->container_id : "");
 	sink_putc(&s, ',');
 	sink_field(&s, row->experiment_id ? row->experiment_id : "");
 	sink_putc(&s, ',');

@@ -79,7 +79,8 @@ struct process_row {
 	uint64_t start_time_ticks;  /* as /proc/PID/stat field 22 (clock ticks since boot) */
 	const char *comm;
 	const char *cgroup;         /* cgroup v2 path, "" if unknown */
-	const char *experiment_id;  /* "" for processes outside any scope */
+	const char *container_id;   /* from the cgroup path, "" if none */
+	const char *experiment_id;  /* ';'-separated ids, "" for processes outside any scope */
 	double on_cpu_s;            /* on-CPU seconds in the interval */
 	uint64_t cpu_energy_uj, ram_energy_uj; /* exact attributed energy in the interval */
 	double cpu_energy_kwh, ram_energy_kwh;

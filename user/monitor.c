@@ -22,7 +22,6 @@
 #include "util.h"
 
 #define UJ_PER_KWH 3.6e12
-#define SCOPE_TRACKED 0x1ull
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t child_exited;
@@ -57,9 +56,10 @@ struct monitor {
 	time_t start_wall;
 	pid_t child;
 	int child_status;
-	bool tracking;                /* a tree is tracked (tracking_mode process) */
-	/* run totals in microjoules */
-	uint64_t machine_cpu_uj, machine_ram_uj, scope_cpu_uj, scope_ram_uj;
+	uint64_t tree_bits;           /* experiments followed as process trees */
+	/* run totals in microjoules, for the machine and per experiment bit */
+	uint64_t machine_cpu_uj, machine_ram_uj;
+	uint64_t exp_cpu_uj[SCOPE_MAX_EXPERIMENTS], exp_ram_uj[SCOPE_MAX_EXPERIMENTS];
 	uint64_t busy_ns, capacity_ns;
 	uint64_t reported_drops;
 };
@@ -167,7 +167,7 @@ static int list_processes(const char *procfs_root, pid_t **pids, pid_t **ppids, 
  * are marked by the kernel from then on; a child forked by a not-yet-marked one while
  * we scan is caught by scanning again until nothing new turns up.
  */
-static int seed_trees(struct monitor *m, const pid_t *roots, int n_roots)
+static int seed_trees(struct monitor *m, const pid_t *roots, int n_roots, uint64_t mask)
 {
 	size_t seeded_before = 0;
 
@@ -191,7 +191,7 @@ static int seed_trees(struct monitor *m, const pid_t *roots, int n_roots)
 		}
 		for (size_t i = 0; i < n_tree; i++)
 			tgids[i] = (uint32_t)tree[i];
-		err = tracer__seed(m->tracer, tgids, n_tree, SCOPE_TRACKED, &found);
+		err = tracer__seed(m->tracer, tgids, n_tree, mask, &found);
 		free(tgids);
 		free(tree);
 		if (err)
@@ -291,21 +291,28 @@ static int write_interval_rows(struct monitor *m)
 {
 	const struct monitor_opts *o = m->o;
 	const struct accounting *a = &m->acc;
-	char ts[32], row[2048];
+	char ts[32], row[4096], ids[2048], rt[32], cid[80];
 	int err = 0;
 
 	csv_local_timestamp(ts, sizeof(ts), time(NULL));
 	for (size_t i = 0; i < a->n_active; i++) {
 		const struct proc_rec *p = a->active[i];
+		const char *cg = p->has_info ? cgroup_names__path(m->cgroups, p->info.cgroup_id) : "";
 		uint64_t uj = p->iv_cpu_uj + p->iv_ram_uj;
-		struct process_row r = {
+		struct process_row r;
+
+		scopes__ids(o->scopes, p->scope_mask, ids, sizeof(ids));
+		if (container_id_from_cgroup(cg, rt, sizeof(rt), cid, sizeof(cid)))
+			cid[0] = '\0';
+		r = (struct process_row){
 			.timestamp = ts,
 			.interval = m->interval_no,
 			.pid = p->key.tgid,
 			.start_time_ticks = p->key.start_ns / (uint64_t)(1000000000 / m->clk_tck),
 			.comm = p->has_info ? p->info.comm : "?",
-			.cgroup = p->has_info ? cgroup_names__path(m->cgroups, p->info.cgroup_id) : "",
-			.experiment_id = (p->info.scope_mask & SCOPE_TRACKED) ? o->experiment_id : "",
+			.cgroup = cg,
+			.container_id = cid,
+			.experiment_id = ids,
 			.on_cpu_s = (double)p->iv_ns / 1e9,
 			.cpu_energy_uj = p->iv_cpu_uj,
 			.ram_energy_uj = p->iv_ram_uj,
@@ -341,6 +348,17 @@ static int write_interval_rows(struct monitor *m)
 			return err;
 	}
 	return flush_rows(m, m->iv_fd, o->intervals_file);
+}
+
+/* Experiments a process belongs to now: its tree bits from the kernel, plus the rules. */
+static uint64_t scope_mask_of(struct monitor *m, const struct proc_rec *p)
+{
+	uint64_t mask = p->info.scope_mask & m->tree_bits;
+
+	if (p->has_info && scopes__has_rules(m->o->scopes))
+		mask |= scopes__match_rules(m->o->scopes, cgroup_names__path(m->cgroups, p->info.cgroup_id),
+					    p->info.comm, p->info.uid);
+	return mask;
 }
 
 /* One measurement: snapshot, deltas, energy, split, totals, rows. */
@@ -383,11 +401,14 @@ static int measure(struct monitor *m)
 			m->machine_cpu_uj += d->reading.energy_uj;
 	}
 	for (size_t i = 0; i < m->acc.n_active; i++) {
-		const struct proc_rec *p = m->acc.active[i];
+		struct proc_rec *p = m->acc.active[i];
 
-		if (p->info.scope_mask & SCOPE_TRACKED) {
-			m->scope_cpu_uj += p->iv_cpu_uj;
-			m->scope_ram_uj += p->iv_ram_uj;
+		p->scope_mask = scope_mask_of(m, p);
+		for (int b = 0; b < m->o->scopes->n_exp; b++) {
+			if (p->scope_mask & (1ull << b)) {
+				m->exp_cpu_uj[b] += p->iv_cpu_uj;
+				m->exp_ram_uj[b] += p->iv_ram_uj;
+			}
 		}
 	}
 	for (int p = 0; p < m->acc.n_pkgs; p++)
@@ -412,7 +433,7 @@ static bool tracked_alive(const struct monitor *m)
 	for (size_t i = 0; i < m->snap.n; i++) {
 		const struct tracer_proc *p = &m->snap.procs[i];
 
-		if ((p->info.scope_mask & SCOPE_TRACKED) && !(p->info.flags & CB_TASK_EXITED))
+		if ((p->info.scope_mask & m->tree_bits) && !(p->info.flags & CB_TASK_EXITED))
 			return true;
 	}
 	return false;
@@ -452,13 +473,14 @@ static int start_command(struct monitor *m, int *release_fd)
 	return 0;
 }
 
-static void fill_emissions_row(const struct monitor *m, struct emissions_row *r, char *ts, char *run_id,
-			       char *os, size_t os_len)
+/* The emissions.csv row of experiment `bit`, or of the whole machine when bit < 0. */
+static void fill_emissions_row(const struct monitor *m, int bit, struct emissions_row *r, char *ts,
+			       char *run_id, char *os, size_t os_len)
 {
 	const struct monitor_opts *o = m->o;
 	double dur = (double)(mono_ns() - m->start_mono_ns) / 1e9;
-	uint64_t cpu_uj = m->tracking ? m->scope_cpu_uj : m->machine_cpu_uj;
-	uint64_t ram_uj = m->tracking ? m->scope_ram_uj : m->machine_ram_uj;
+	uint64_t cpu_uj = bit >= 0 ? m->exp_cpu_uj[bit] : m->machine_cpu_uj;
+	uint64_t ram_uj = bit >= 0 ? m->exp_ram_uj[bit] : m->machine_ram_uj;
 	double cpu_kwh = uj_to_kwh(cpu_uj) * o->pue, ram_kwh = uj_to_kwh(ram_uj) * o->pue;
 	double kwh = cpu_kwh + ram_kwh;
 	double kg = carbon_kg(kwh, o->intensity.g_per_kwh);
@@ -480,7 +502,7 @@ static void fill_emissions_row(const struct monitor *m, struct emissions_row *r,
 	r->timestamp = ts;
 	r->project_name = o->project_name;
 	r->run_id = run_id;
-	r->experiment_id = o->experiment_id;
+	r->experiment_id = bit >= 0 ? o->scopes->experiments[bit] : o->machine_experiment_id;
 	r->duration_s = dur;
 	r->emissions_kg = kg;
 	r->emissions_rate_kg_s = dur > 0 ? kg / dur : 0;
@@ -499,7 +521,7 @@ static void fill_emissions_row(const struct monitor *m, struct emissions_row *r,
 	r->cpu_model = m->topo.cpu_model;
 	r->gpu_count = 0;
 	r->ram_total_size_gib = (double)m->topo.ram_total_bytes / (1024.0 * 1024 * 1024);
-	r->tracking_mode = m->tracking ? "process" : "machine";
+	r->tracking_mode = bit >= 0 ? "process" : "machine";
 	r->cpu_utilization_percent = (struct opt_double){ m->capacity_ns > 0,
 		m->capacity_ns ? 100.0 * (double)m->busy_ns / (double)m->capacity_ns : 0 };
 	if (mem_avail_kb >= 0 && m->topo.ram_total_bytes) {
@@ -513,18 +535,25 @@ static void fill_emissions_row(const struct monitor *m, struct emissions_row *r,
 	r->wue = o->wue;
 }
 
+/* One row per experiment, or one for the machine when no scope was given. */
 static int write_emissions(struct monitor *m)
 {
-	struct emissions_row r;
-	char ts[32], run_id[37], os[512], path[4096];
-	int err;
+	int n = m->o->scopes->n_exp;
 
-	fill_emissions_row(m, &r, ts, run_id, os, sizeof(os));
-	snprintf(path, sizeof(path), "%s/%s", m->o->output_dir, m->o->output_file);
-	err = emissions_csv_write(path, &r, m->o->csv_mode);
-	if (err)
-		pr_err("cannot write %s: %s", path, strerror(-err));
-	return err;
+	for (int b = n ? 0 : -1; b < n; b++) {
+		struct emissions_row r;
+		char ts[32], run_id[37], os[512], path[4096];
+		int err;
+
+		fill_emissions_row(m, b, &r, ts, run_id, os, sizeof(os));
+		snprintf(path, sizeof(path), "%s/%s", m->o->output_dir, m->o->output_file);
+		err = emissions_csv_write(path, &r, m->o->csv_mode);
+		if (err) {
+			pr_err("cannot write %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 /* Checks that files can be created in dir, without leaving one behind. */
@@ -547,16 +576,33 @@ static int probe_output_dir(const char *dir)
 	return 0;
 }
 
-static int check_pids(const struct monitor_opts *o)
+/* Every --pid names a live process and every --cgroup an existing v2 cgroup. */
+static int check_scopes(const struct monitor_opts *o)
 {
-	for (int i = 0; i < o->n_pids; i++) {
+	char mnt[1024] = "";
+
+	for (int i = 0; i < o->scopes->n_sel; i++) {
+		const struct scope_sel *sel = &o->scopes->sel[i];
 		char path[4096];
 		struct stat st;
 
-		snprintf(path, sizeof(path), "%s/%d", o->procfs_root, (int)o->pids[i]);
-		if (o->pids[i] <= 0 || stat(path, &st)) {
-			pr_err("no process with pid %d: check the pid (it may have exited)", (int)o->pids[i]);
-			return -ESRCH;
+		if (sel->kind == SCOPE_PID) {
+			snprintf(path, sizeof(path), "%s/%d", o->procfs_root, (int)sel->pid);
+			if (stat(path, &st)) {
+				pr_err("no process with pid %d: check the pid (it may have exited)", (int)sel->pid);
+				return -ESRCH;
+			}
+		} else if (sel->kind == SCOPE_CGROUP) {
+			if (!mnt[0] && cgroup_v2_mount(o->procfs_root, mnt, sizeof(mnt))) {
+				pr_err("--cgroup %s: no cgroup v2 hierarchy is mounted (cgroup scopes need "
+				       "cgroup v2, or the unified hierarchy of a hybrid host)", sel->value);
+				return -ENOENT;
+			}
+			snprintf(path, sizeof(path), "%s%s", mnt, sel->value);
+			if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+				pr_err("--cgroup %s: no such cgroup (%s)", sel->value, path);
+				return -ENOENT;
+			}
 		}
 	}
 	return 0;
@@ -574,7 +620,7 @@ static int setup(struct monitor *m)
 		pr_err("cannot read the CPU topology under %s: %s", o->sysfs_root, strerror(-err));
 		return err;
 	}
-	if ((err = probe_output_dir(o->output_dir)) || (err = check_pids(o)))
+	if ((err = probe_output_dir(o->output_dir)) || (err = check_scopes(o)))
 		return err;
 	to.n_possible = m->topo.n_possible;
 	to.online = m->topo.online;
@@ -686,20 +732,24 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 	install_signals();
 	if ((err = setup(&m)))
 		goto out;
-	if (o->cmd) {
-		if ((err = start_command(&m, &release_fd))) {
-			pr_err("cannot start %s: %s", o->cmd[0], strerror(-err));
-			goto out;
+	m.tree_bits = scopes__tree_bits(o->scopes);
+	for (int i = 0; !err && i < o->scopes->n_sel; i++) {
+		const struct scope_sel *sel = &o->scopes->sel[i];
+
+		if (sel->kind == SCOPE_PID) {
+			err = seed_trees(&m, &sel->pid, 1, 1ull << sel->bit);
+		} else if (sel->kind == SCOPE_CMD) {
+			if ((err = start_command(&m, &release_fd))) {
+				pr_err("cannot start %s: %s", o->cmd[0], strerror(-err));
+				goto out;
+			}
+			err = seed_trees(&m, &m.child, 1, 1ull << sel->bit);
 		}
-		err = seed_trees(&m, &m.child, 1);
-	} else if (o->n_pids) {
-		err = seed_trees(&m, o->pids, o->n_pids);
 	}
 	if (err) {
 		pr_err("cannot mark the processes to track: %s", strerror(-err));
 		goto out;
 	}
-	m.tracking = o->cmd || o->n_pids;
 	if ((err = open_outputs(&m)))
 		goto out;
 	m.start_mono_ns = mono_ns();
@@ -726,7 +776,8 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		last = stop_requested || child_done(&m) || (end_ns && mono_ns() >= end_ns);
 		if ((err = measure(&m)))
 			goto out;
-		if (!last && !o->cmd && o->n_pids && !tracked_alive(&m)) {
+		if (!last && !o->cmd && m.tree_bits && !scopes__has_rules(o->scopes) &&
+		    !tracked_alive(&m)) {
 			pr_info("every tracked process has exited");
 			last = true;
 		}
@@ -751,9 +802,8 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 	}
 	if (!o->quiet) {
 		struct report_info ri = {
-			.tracking = m.tracking,
-			.scope_mask = SCOPE_TRACKED,
-			.experiment_id = o->experiment_id,
+			.scopes = o->scopes,
+			.machine_experiment_id = o->machine_experiment_id,
 			.duration_s = (double)(mono_ns() - m.start_mono_ns) / 1e9,
 			.energy_source = energy__describe(m.energy),
 			.estimated = energy__estimated(m.energy),

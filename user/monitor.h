@@ -8,14 +8,14 @@
 #include "carbon.h"
 #include "csv.h"
 #include "energy.h"
+#include "scope.h"
 #include "tracer.h"
 
 struct monitor_opts {
 	double measure_power_secs;     /* interval length */
 	double duration_secs;          /* 0: until Ctrl-C (or until the tracked processes end) */
 	char *const *cmd;              /* NULL or the command to run and track (argv, NULL-ended) */
-	const pid_t *pids;             /* processes to track with their descendants */
-	int n_pids;
+	const struct scopes *scopes;   /* selectors and experiments; the SCOPE_CMD one is cmd's */
 	const char *output_dir;
 	const char *output_file;       /* emissions.csv */
 	const char *processes_file;    /* processes.csv */
@@ -25,7 +25,8 @@ struct monitor_opts {
 	const char *sysfs_root, *procfs_root;
 	struct energy_opts energy;
 	struct carbon_intensity intensity;
-	const char *experiment_id, *project_name;
+	const char *project_name;
+	const char *machine_experiment_id; /* experiment_id of the machine row (no scope given) */
 	double pue, wue;
 	enum tracer_attach attach;
 	uint32_t max_processes;        /* 0: from pid_max */

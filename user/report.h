@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include "accounting.h"
 #include "carbon.h"
+#include "scope.h"
 
 struct report_info {
-	bool tracking;              /* a tracked tree: rows are its processes */
-	uint64_t scope_mask;        /* which scope bits make a process tracked */
-	const char *experiment_id;
+	const struct scopes *scopes; /* no experiment: one machine table; else one per experiment */
+	const char *machine_experiment_id;
 	double duration_s;
 	const char *energy_source;  /* energy__describe() */
 	bool estimated;
@@ -24,9 +24,10 @@ struct report_info {
 };
 
 /*
- * Prints the breakdown of the run held in `a`. Displayed figures are rounded so that the
- * rows add up exactly to the totals shown (largest remainder), shares to 100.0%.
- * Returns 0 or -ENOMEM.
+ * Prints the breakdown of the run held in `a`: the whole machine's processes with idle,
+ * or each experiment's processes (proc_rec.scope_mask) and the machine's total. Displayed
+ * figures are rounded so that the rows add up exactly to the totals shown (largest
+ * remainder), shares to 100.0%. Returns 0 or -ENOMEM.
  */
 int report_write(FILE *f, const struct accounting *a, const struct report_info *ri);
 

@@ -13,7 +13,7 @@
 
 struct tracer {
 	struct carbonbpf_bpf *skel;
-	struct bpf_link *links[3];
+	struct bpf_link *links[5];
 	bool raw_tp;
 	int n_possible;
 	int *online;
@@ -53,9 +53,13 @@ static int load(struct tracer *t, const struct tracer_opts *o, bool raw)
 	bpf_program__set_autoload(skel->progs.switch_btf, !raw);
 	bpf_program__set_autoload(skel->progs.fork_btf, !raw);
 	bpf_program__set_autoload(skel->progs.exit_btf, !raw);
+	bpf_program__set_autoload(skel->progs.exec_btf, !raw);
+	bpf_program__set_autoload(skel->progs.cgroup_attach_btf, !raw);
 	bpf_program__set_autoload(skel->progs.switch_raw, raw);
 	bpf_program__set_autoload(skel->progs.fork_raw, raw);
 	bpf_program__set_autoload(skel->progs.exit_raw, raw);
+	bpf_program__set_autoload(skel->progs.exec_raw, raw);
+	bpf_program__set_autoload(skel->progs.cgroup_attach_raw, raw);
 	bpf_map__set_max_entries(skel->maps.task_time, o->max_processes);
 	bpf_map__set_max_entries(skel->maps.task_info, o->max_processes);
 	bpf_map__set_max_entries(skel->maps.seed, o->max_processes);
@@ -72,18 +76,22 @@ static int load(struct tracer *t, const struct tracer_opts *o, bool raw)
 static int attach(struct tracer *t)
 {
 	struct carbonbpf_bpf *s = t->skel;
-	struct bpf_program *progs[3];
+	struct bpf_program *progs[5];
 
 	if (t->raw_tp) {
 		progs[0] = s->progs.switch_raw;
 		progs[1] = s->progs.fork_raw;
 		progs[2] = s->progs.exit_raw;
+		progs[3] = s->progs.exec_raw;
+		progs[4] = s->progs.cgroup_attach_raw;
 	} else {
 		progs[0] = s->progs.switch_btf;
 		progs[1] = s->progs.fork_btf;
 		progs[2] = s->progs.exit_btf;
+		progs[3] = s->progs.exec_btf;
+		progs[4] = s->progs.cgroup_attach_btf;
 	}
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 5; i++) {
 		t->links[i] = bpf_program__attach(progs[i]);
 		if (!t->links[i])
 			return -errno;
@@ -383,7 +391,7 @@ void tracer__close(struct tracer *t)
 {
 	if (!t)
 		return;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 5; i++)
 		bpf_link__destroy(t->links[i]);
 	carbonbpf_bpf__destroy(t->skel);
 	free(t->online);

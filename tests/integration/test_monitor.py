@@ -100,7 +100,7 @@ class MonitorCommand(TempDirTest):
         start = next(i for i, l in enumerate(lines) if l.strip().startswith("PID"))
         rows, total = [], None
         for l in lines[start + 1:]:
-            if "TRACKED TOTAL" in l:
+            if "EXPERIMENT TOTAL" in l:
                 total = l
                 break
             rows.append(l)

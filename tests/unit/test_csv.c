@@ -640,6 +640,7 @@ static void test_process_row(void **state)
 		.start_time_ticks = 123456789012ULL,
 		.comm = "a,b\"c",
 		.cgroup = "/user.slice/x.scope",
+		.container_id = "",
 		.experiment_id = "",
 		.on_cpu_s = 1.5,
 		.cpu_energy_uj = 90000000,
@@ -650,13 +651,13 @@ static void test_process_row(void **state)
 		.intensity_g_per_kwh = 56.039,
 		.intensity_source = "country:FRA",
 	};
-	const char *want = "2026-08-08T11:35:50,7,4242,123456789012,\"a,b\"\"c\",/user.slice/x.scope,,"
+	const char *want = "2026-08-08T11:35:50,7,4242,123456789012,\"a,b\"\"c\",/user.slice/x.scope,,,"
 			   "1.5,90000000,3600000,2.5e-05,1e-06,1.2e-05,56.039,country:FRA";
 	char buf[256], small[10];
 
 	(void)state;
 	assert_string_equal(processes_csv_header,
-			    "timestamp,interval,pid,start_time_ticks,comm,cgroup,experiment_id,"
+			    "timestamp,interval,pid,start_time_ticks,comm,cgroup,container_id,experiment_id,"
 			    "on_cpu_seconds,cpu_energy_uj,ram_energy_uj,cpu_energy_kwh,ram_energy_kwh,emissions_kg,"
 			    "carbon_intensity_g_per_kwh,carbon_intensity_source");
 	assert_int_equal(process_row_format(buf, sizeof(buf), &p), (int)strlen(want));
