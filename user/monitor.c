@@ -28,10 +28,9 @@ static volatile sig_atomic_t child_exited;
 
 static void on_stop_signal(int sig)
 {
-	(void)sig;
 	if (stop_requested)
-		_exit(130); /* a second Ctrl-C: stop at once */
-	stop_requested = 1;
+		_exit(128 + sig); /* a second Ctrl-C: stop at once */
+	stop_requested = sig;
 }
 
 static void on_sigchld(int sig)
@@ -788,7 +787,7 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 			next = mono_ns() + period_ns;
 	}
 	if (m.child > 0) { /* stopped by a signal: pass it on and collect the command */
-		kill(m.child, SIGTERM);
+		kill(m.child, stop_requested ? stop_requested : SIGTERM);
 		waitpid(m.child, &m.child_status, 0);
 		m.child = -m.child;
 	}

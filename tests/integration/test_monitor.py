@@ -130,6 +130,26 @@ class MonitorPidAndMachine(TempDirTest):
         (row,) = r.rows("emissions.csv")
         self.assertEqual(row["tracking_mode"], "process")
 
+    def test_sigint_writes_the_files_and_exits_0(self):
+        import signal
+        from cbtest import BIN
+        p = subprocess.Popen([BIN, "monitor", "--measure-power-secs", "0.5", "--output-dir", self.dir],
+                             cwd=self.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 0, err)
+        with open(self.path("emissions.csv")) as f:
+            self.assertEqual(len(f.read().splitlines()), 2)
+        self.assertIn("TOTAL", out)
+        # with a command: the signal is passed on and the exit code says so
+        p = subprocess.Popen([BIN, "monitor", "--quiet", "--output-dir", self.dir, "--", "sleep", "30"],
+                             cwd=self.dir, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=20)
+        self.assertEqual(p.returncode, 130, err)
+
     def test_machine_mode_with_duration(self):
         r = monitor(self.dir, "--duration", "1.2", "--measure-power-secs", "0.5")
         self.assertEqual(r.rc, 0, r.stderr)
