@@ -136,8 +136,11 @@ static __always_inline void charge(struct task_struct *t, __u64 delta, struct cb
 		new_task(t, &key, delta, st);
 }
 
-/* Close the slice that ran on this CPU up to now and charge it to `t`. */
-static __always_inline int close_slice(struct task_struct *t, const bool btf)
+/*
+ * Close the slice that ran on this CPU up to now and charge it to `t`; `on_switch`
+ * counts a sched_switch event.
+ */
+static __always_inline int close_slice(struct task_struct *t, const bool btf, const bool on_switch)
 {
 	__u32 zero = 0;
 	struct cb_cpu_state *st = bpf_map_lookup_elem(&cpu_state, &zero);
@@ -145,6 +148,8 @@ static __always_inline int close_slice(struct task_struct *t, const bool btf)
 
 	if (!st)
 		return 0;
+	if (on_switch)
+		st->switches++;
 	now = bpf_ktime_get_ns();
 	last = st->last_ts;
 	st->last_ts = now;
@@ -156,23 +161,13 @@ static __always_inline int close_slice(struct task_struct *t, const bool btf)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 zero = 0;
-	struct cb_cpu_state *st = bpf_map_lookup_elem(&cpu_state, &zero);
-
-	if (st)
-		st->switches++;
-	return close_slice(prev, true);
+	return close_slice(prev, true, true);
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u32 zero = 0;
-	struct cb_cpu_state *st = bpf_map_lookup_elem(&cpu_state, &zero);
-
-	if (st)
-		st->switches++;
-	return close_slice(prev, false);
+	return close_slice(prev, false, true);
 }
 
 /*
@@ -184,7 +179,7 @@ int BPF_PROG(switch_raw, bool preempt, struct task_struct *prev, struct task_str
 SEC("raw_tp")
 int flush_cpu(void *ctx)
 {
-	return close_slice((struct task_struct *)bpf_get_current_task(), false);
+	return close_slice((struct task_struct *)bpf_get_current_task(), false, false);
 }
 
 static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child)

@@ -153,6 +153,7 @@ static void set_country(struct carbon_intensity *out, const char *iso3)
 static void use_world(struct carbon_intensity *out, const char *why)
 {
 	out->g_per_kwh = carbon_world_average_g_per_kwh;
+	out->origin = CARBON_ORIGIN_WORLD;
 	out->is_world_default = true;
 	snprintf(out->source, sizeof(out->source), "world average %g g/kWh (%s), %s (%d)",
 		 carbon_world_average_g_per_kwh, why, carbon_world_average_info.source,
@@ -167,11 +168,13 @@ static void use_country(struct carbon_intensity *out, const struct carbon_countr
 	set_country(out, c->iso3);
 	switch (c->basis) {
 	case CARBON_BASIS_REPORTED:
+		out->origin = CARBON_ORIGIN_COUNTRY;
 		out->g_per_kwh = c->g_per_kwh;
 		snprintf(out->source, sizeof(out->source), "country %s, %s (%d)", c->iso3,
 			 info->source, c->year);
 		break;
 	case CARBON_BASIS_MIX:
+		out->origin = CARBON_ORIGIN_COUNTRY;
 		out->g_per_kwh = c->g_per_kwh;
 		snprintf(out->source, sizeof(out->source),
 			 "country %s, computed from its mix x per-source g/kWh, %s (%d)", c->iso3,
@@ -189,6 +192,7 @@ static void use_region(struct carbon_intensity *out, const struct carbon_region 
 {
 	set_country(out, r->country);
 	copy_lower(out->region, sizeof(out->region), r->name);
+	out->origin = CARBON_ORIGIN_REGION;
 	out->g_per_kwh = r->g_per_kwh;
 	snprintf(out->source, sizeof(out->source), "%s %s (%s), %s (%d)", t->kind, r->name,
 		 r->code, t->info->source, r->year);
@@ -202,6 +206,7 @@ static void use_cloud(struct carbon_intensity *out, const struct carbon_cloud_re
 	if (!*out->country_name)
 		copy_str(out->country_name, sizeof(out->country_name), c->country_name);
 	copy_lower(out->region, sizeof(out->region), c->region);
+	out->origin = CARBON_ORIGIN_CLOUD;
 	out->g_per_kwh = c->g_per_kwh;
 	if (info->year)
 		snprintf(out->source, sizeof(out->source), "cloud %s %s, %s (%d)", c->provider,
@@ -232,6 +237,7 @@ int carbon__lookup(const struct carbon_query *q, struct carbon_intensity *out)
 	}
 
 	if (q->force_g_per_kwh >= 0) {
+		out->origin = CARBON_ORIGIN_FORCED;
 		out->g_per_kwh = q->force_g_per_kwh;
 		snprintf(out->source, sizeof(out->source), "forced %g g/kWh (configuration)",
 			 q->force_g_per_kwh);
@@ -279,6 +285,16 @@ int carbon__lookup(const struct carbon_query *q, struct carbon_intensity *out)
 	}
 	use_world(out, "no country known");
 	return err;
+}
+
+int carbon__country_alpha2(const char *code, char out[3])
+{
+	const struct carbon_iso_country *iso = code ? find_iso(code) : NULL;
+
+	if (!iso || strlen(iso->iso2) != 2)
+		return -ENOENT;
+	memcpy(out, iso->iso2, 3);
+	return 0;
 }
 
 double carbon_kg(double kwh, double g_per_kwh)

@@ -9,8 +9,19 @@
 
 #define CARBON_WORLD_AVERAGE_G_PER_KWH 475.0
 
+/* Which rule gave the intensity. */
+enum carbon_origin {
+	CARBON_ORIGIN_WORLD,   /* world average: no (usable) country */
+	CARBON_ORIGIN_FORCED,  /* force_carbon_intensity_g_co2e_kwh */
+	CARBON_ORIGIN_CLOUD,   /* cloud provider region table */
+	CARBON_ORIGIN_REGION,  /* US state, Canadian province, Nordic zone */
+	CARBON_ORIGIN_COUNTRY, /* country table (built in or carbon__load_file) */
+	CARBON_ORIGIN_LIVE,    /* Electricity Maps, at the start of the run */
+};
+
 struct carbon_intensity {
 	double g_per_kwh;
+	enum carbon_origin origin;
 	char country_iso3[4];   /* "" when not known */
 	char country_name[64];  /* "" when not known */
 	char region[64];        /* sub-national region or cloud region used, lower-case, "" if none */
@@ -53,6 +64,12 @@ int carbon__lookup(const struct carbon_query *q, struct carbon_intensity *out);
  * JSON or no usable country), -EFBIG (over 16 MiB) or -ENOMEM. Logs nothing.
  */
 int carbon__load_file(const char *path);
+
+/*
+ * ISO 3166 alpha-2 code (upper case) of a country given as alpha-3 or alpha-2, any case,
+ * into out. Returns 0, or -ENOENT when ISO 3166-1 has no such country (or no alpha-2 for it).
+ */
+int carbon__country_alpha2(const char *code, char out[3]);
 
 /* Drops the figures loaded by carbon__load_file(); the built-in table is used again. */
 void carbon__unload(void);

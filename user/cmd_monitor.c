@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "intensity.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -130,18 +131,11 @@ static const char *cfg_text(const struct config *c, const char *key)
 	return v ? v : "";
 }
 
-static bool from_flag(const struct config *c, const char *key)
-{
-	struct cfg_where w;
-
-	return config__get(c, key, &w) && w.origin == CFG_FLAG;
-}
-
 /* Fills everything that comes from the configuration. Returns 0 or 2 (usage/config error). */
 static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_flag)
 {
-	struct carbon_query q = { .force_g_per_kwh = -1 };
 	char err[512] = "";
+	bool flag = false;
 	enum log_level lvl;
 	double d;
 	bool b;
@@ -208,31 +202,15 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_
 	mo->machine_experiment_id = cfg_text(c, "experiment_id");
 	mo->project_name = cfg_text(c, "project_name");
 
-	if (!config__get_double(c, "force_carbon_intensity_g_co2e_kwh", &d, err, sizeof(err)))
-		q.force_g_per_kwh = d;
-	q.cloud_provider = cfg_text(c, "cloud_provider");
-	q.cloud_region = cfg_text(c, "cloud_region");
-	q.country = cfg_text(c, "country_iso_code");
-	if (!q.country[0])
-		q.country = cfg_text(c, "country_2letter_iso_code");
-	q.region = cfg_text(c, "region");
-	r = carbon__lookup(&q, &mo->intensity);
-	if (r == -ENOENT) {
-		bool flag = from_flag(c, "country_iso_code") || from_flag(c, "region");
-
-		if (flag) {
-			pr_err("unknown country or region '%s%s%s': use an ISO 3166 alpha-3 or alpha-2 "
-			       "code (e.g. FRA or FR) and, for --region, a US state, Canadian province "
-			       "or Nordic zone",
-			       q.country, q.country[0] && q.region[0] ? "/" : "", q.region);
-			return 2;
-		}
-		pr_warn("unknown country or region in the configuration ('%s%s%s'): using %s",
-			q.country, q.country[0] && q.region[0] ? "/" : "", q.region,
-			mo->intensity.source);
+	r = intensity_from_config(c, &flag, &mo->intensity, err, sizeof(err));
+	if (r == -ENOENT && flag) {
+		pr_err("%s", err);
+		return 2;
+	} else if (r == -ENOENT) {
+		pr_warn("%s", err);
 	} else if (r) {
-		pr_err("carbon intensity lookup failed: %s", strerror(-r));
-		return 1;
+		pr_err("%s", err);
+		return r == -ENOMEM ? 1 : 2;
 	}
 	if (mo->intensity.is_world_default)
 		pr_warn("no country known: using the world average %.0f g CO2eq/kWh (set "
@@ -333,7 +311,7 @@ int cmd_monitor(int argc, char **argv)
 	err = config__load(&cfg, NULL, NULL, NULL, errbuf, sizeof(errbuf));
 	if (err) {
 		pr_err("%s", errbuf[0] ? errbuf : strerror(-err));
-		return 2;
+		goto out;
 	}
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {

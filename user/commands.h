@@ -13,4 +13,13 @@ int cmd_config(int argc, char **argv);
 /* `carbonbpf monitor [OPTIONS] [-- CMD ARGS]`. Returns the exit code (CMD's when one ran). */
 int cmd_monitor(int argc, char **argv);
 
+/* `carbonbpf detect [--json]`: machine, energy sources, BPF, cgroups, privileges, intensity. */
+int cmd_detect(int argc, char **argv);
+
+/* `carbonbpf login`: check/save API credentials, or create an experiment with a user token. */
+int cmd_login(int argc, char **argv);
+
+/* `carbonbpf api ...`: organizations, projects, experiments and project tokens. */
+int cmd_api(int argc, char **argv);
+
 #endif

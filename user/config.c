@@ -67,9 +67,9 @@ static const struct cfg_key keys[] = {
 	  "carbon intensity in g/kWh, overrides every source" },
 	{ "pue", "1.0", CFG_T_DOUBLE, NULL, U | CFG_F_NONNEG, "power usage effectiveness" },
 	{ "wue", "0", CFG_T_DOUBLE, NULL, U | CFG_F_NONNEG, "water usage, litres per kWh" },
-	{ "electricitymaps_api_token", NULL, CFG_T_STRING, NULL, CFG_F_SECRET,
+	{ "electricitymaps_api_token", NULL, CFG_T_STRING, NULL, U | CFG_F_SECRET,
 	  "Electricity Maps token for live intensity" },
-	{ "co2_signal_api_token", NULL, CFG_T_STRING, NULL, CFG_F_SECRET,
+	{ "co2_signal_api_token", NULL, CFG_T_STRING, NULL, U | CFG_F_SECRET,
 	  "old name of electricitymaps_api_token" },
 	{ "allow_multiple_runs", "true", CFG_T_BOOL, NULL, 0, "false: one tracker at a time" },
 	{ "rapl_include_dram", "false", CFG_T_BOOL, NULL, U, "add the dram RAPL domain" },
@@ -96,6 +96,10 @@ static const struct cfg_key keys[] = {
 	  "CA bundle for the API's TLS certificate" },
 	{ "api_timeout_secs", "2", CFG_T_INT, NULL, U | CFG_F_OWN | CFG_F_POSITIVE,
 	  "API request timeout, seconds" },
+	{ "electricitymaps_api_endpoint", "https://api.electricitymaps.com", CFG_T_STRING, NULL,
+	  U | CFG_F_OWN, "Electricity Maps API base URL" },
+	{ "carbon_data_file", NULL, CFG_T_STRING, NULL, U | CFG_F_OWN,
+	  "newer country intensity data in CodeCarbon's global_energy_mix.json format" },
 };
 #undef U
 

@@ -177,7 +177,7 @@ static void close_domains(struct energy_source *e)
 	e->n_dom = 0;
 }
 
-static const char *kind_name(enum energy_kind k)
+const char *energy_kind_name(enum energy_kind k)
 {
 	switch (k) {
 	case ENERGY_POWERCAP:
@@ -270,7 +270,7 @@ static void describe_hw(struct energy_source *e)
 {
 	size_t off;
 
-	off = (size_t)snprintf(e->desc, sizeof(e->desc), "%s:", kind_name(e->kind));
+	off = (size_t)snprintf(e->desc, sizeof(e->desc), "%s:", energy_kind_name(e->kind));
 	for (int i = 0; i < e->n_dom && off < sizeof(e->desc); i++)
 		off += (size_t)snprintf(e->desc + off, sizeof(e->desc) - off, "%s %s (%s)",
 					i ? "," : "", e->dom[i].name, e->dom[i].where);
@@ -297,63 +297,208 @@ static void ram_open(struct energy_source *e, const struct energy_env *env)
 	}
 }
 
+/* The hardware sources, in order of preference. */
+static const struct {
+	enum energy_kind kind;
+	int (*open)(struct energy_source *, const struct energy_env *, char *, size_t);
+} hw_sources[] = {
+	{ ENERGY_POWERCAP, powercap_open },
+	{ ENERGY_PERF, perf_power_open },
+	{ ENERGY_MSR, msr_open },
+};
+
+static int check_opts(const struct energy_opts *opts)
+{
+	if (isnan(opts->force_cpu_power_w) || isnan(opts->force_ram_power_w) ||
+	    opts->force_cpu_power_w < 0 || opts->force_ram_power_w < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void env_init(struct energy_env *env, const struct energy_opts *opts,
+		     const struct topology *topo, struct energy_probe_result *probe)
+{
+	memset(env, 0, sizeof(*env));
+	env->opts = opts;
+	env->sysfs_root = opts->sysfs_root ? opts->sysfs_root : "/sys";
+	env->dev_root = opts->dev_root ? opts->dev_root : "/dev";
+	env->topo = topo;
+	env->probe = probe;
+	env->quiet = probe != NULL;
+}
+
+static void record_source(struct energy_probe_result *rep, enum energy_kind kind,
+			  enum energy_probe_status status, int err, const char *reason,
+			  const struct energy_source *e)
+{
+	struct energy_probe_source *s;
+
+	if (!rep)
+		return;
+	s = &rep->src[kind];
+	s->kind = kind;
+	s->name = energy_kind_name(kind);
+	s->status = status;
+	s->err = err;
+	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+	s->n_domains = 0;
+	for (int i = 0; e && i < e->n_dom && i < ENERGY_MAX_READINGS; i++) {
+		struct energy_probe_domain *d = &s->domains[s->n_domains++];
+
+		snprintf(d->name, sizeof(d->name), "%s", e->dom[i].name);
+		snprintf(d->where, sizeof(d->where), "%s", e->dom[i].where);
+		d->pkg = e->dom[i].pkg;
+		d->is_ram = e->dom[i].is_ram;
+	}
+	for (int i = 0; e && i < e->n_model && s->n_domains < ENERGY_MAX_READINGS; i++) {
+		struct energy_probe_domain *d = &s->domains[s->n_domains++];
+
+		snprintf(d->name, sizeof(d->name), "cpu-model");
+		snprintf(d->where, sizeof(d->where), "%.1f W max", e->model_pmax_w[i]);
+		d->pkg = e->model_pkg[i];
+		d->is_ram = false;
+	}
+}
+
+/*
+ * The selection shared by energy__open() and energy_probe(): the hardware sources in order,
+ * the first that reads energy kept open in e, else the CPU-load model; then the RAM model
+ * where no dram counter is read. Without a report it stops at the first source that works;
+ * with one it also tries the others (on a scratch source, closed again) and records every
+ * outcome. Returns 0 or -ENOMEM.
+ */
+static int select_source(struct energy_source *e, const struct energy_env *env,
+			 struct energy_probe_result *rep)
+{
+	const struct energy_opts *opts = env->opts;
+	bool forced = opts->force_model || opts->force_cpu_power_w > 0;
+	const char *force_key = opts->force_model ? "force_mode_cpu_load" : "force_cpu_power";
+	struct energy_source *scratch = NULL;
+	bool found = false;
+	char why[512];
+	int err = 0;
+
+	if (forced)
+		pr_info("energy: hardware counters not used: %s set", force_key);
+	for (size_t i = 0; i < sizeof(hw_sources) / sizeof(hw_sources[0]); i++) {
+		enum energy_kind kind = hw_sources[i].kind;
+		struct energy_source *t = e;
+
+		if (forced || found) {
+			if (!rep)
+				break;
+			if (!scratch)
+				scratch = calloc(1, sizeof(*scratch));
+			if (!scratch) {
+				err = -ENOMEM;
+				goto out;
+			}
+			t = scratch;
+		}
+		why[0] = '\0';
+		err = hw_sources[i].open(t, env, why, sizeof(why));
+		if (!err) {
+			if (t == e) {
+				e->kind = kind;
+				describe_hw(e);
+				found = true;
+				record_source(rep, kind, ENERGY_PROBE_SELECTED, 0, "", t);
+			} else {
+				if (forced)
+					snprintf(why, sizeof(why), "reads energy, but %s is set", force_key);
+				else
+					snprintf(why, sizeof(why), "reads energy, but %s is preferred",
+						 energy_kind_name(e->kind));
+				record_source(rep, kind, ENERGY_PROBE_AVAILABLE, 0, why, t);
+				close_domains(t);
+			}
+			continue;
+		}
+		close_domains(t);
+		if (err == -ENOMEM)
+			goto out;
+		if (!why[0])
+			snprintf(why, sizeof(why), "%s", strerror(-err));
+		pr_info("energy: %s not used: %s", energy_kind_name(kind), why);
+		record_source(rep, kind, ENERGY_PROBE_REJECTED, err, why, NULL);
+	}
+	err = 0;
+	if (!found) {
+		model_open(e, env);
+		if (rep) {
+			snprintf(rep->model, sizeof(rep->model), "%s", e->desc);
+			record_source(rep, ENERGY_MODEL, ENERGY_PROBE_SELECTED, 0, "", e);
+		}
+	} else if (rep) {
+		/* The model's parameters are worth showing even when a counter is read. */
+		if (!scratch)
+			scratch = malloc(sizeof(*scratch));
+		if (!scratch) {
+			err = -ENOMEM;
+			goto out;
+		}
+		memset(scratch, 0, sizeof(*scratch));
+		model_open(scratch, env);
+		snprintf(rep->model, sizeof(rep->model), "%s", scratch->desc);
+		record_source(rep, ENERGY_MODEL, ENERGY_PROBE_AVAILABLE, 0,
+			      "not needed: a hardware counter reads energy", scratch);
+	}
+	ram_open(e, env);
+	if (rep) {
+		rep->selected = e->kind;
+		rep->estimated = e->kind == ENERGY_MODEL;
+		snprintf(rep->describe, sizeof(rep->describe), "%s", e->desc);
+	}
+out:
+	free(scratch);
+	return err;
+}
+
 int energy__open(struct energy_source **out, const struct energy_opts *opts,
 		 const struct topology *topo)
 {
-	static const struct {
-		enum energy_kind kind;
-		int (*open)(struct energy_source *, const struct energy_env *, char *, size_t);
-	} sources[] = {
-		{ ENERGY_POWERCAP, powercap_open },
-		{ ENERGY_PERF, perf_power_open },
-		{ ENERGY_MSR, msr_open },
-	};
 	struct energy_env env;
 	struct energy_source *e;
-	char why[512];
 	int err;
 
 	if (!out || !opts || !topo)
 		return -EINVAL;
 	*out = NULL;
-	if (isnan(opts->force_cpu_power_w) || isnan(opts->force_ram_power_w) ||
-	    opts->force_cpu_power_w < 0 || opts->force_ram_power_w < 0)
+	if (check_opts(opts))
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	env.opts = opts;
-	env.sysfs_root = opts->sysfs_root ? opts->sysfs_root : "/sys";
-	env.dev_root = opts->dev_root ? opts->dev_root : "/dev";
-	env.topo = topo;
-
-	if (opts->force_model || opts->force_cpu_power_w > 0) {
-		pr_info("energy: hardware counters not used: %s set",
-			opts->force_model ? "force_mode_cpu_load" : "force_cpu_power");
-	} else {
-		for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-			why[0] = '\0';
-			err = sources[i].open(e, &env, why, sizeof(why));
-			if (!err) {
-				e->kind = sources[i].kind;
-				describe_hw(e);
-				goto opened;
-			}
-			close_domains(e);
-			if (err == -ENOMEM) {
-				free(e);
-				return err;
-			}
-			pr_info("energy: %s not used: %s", kind_name(sources[i].kind),
-				why[0] ? why : strerror(-err));
-		}
+	env_init(&env, opts, topo, NULL);
+	err = select_source(e, &env, NULL);
+	if (err) {
+		energy__free(e);
+		return err;
 	}
-	model_open(e, &env);
-opened:
-	ram_open(e, &env);
 	pr_info("energy: %s", e->desc);
 	*out = e;
 	return 0;
+}
+
+int energy_probe(const struct energy_opts *opts, const struct topology *topo,
+		 struct energy_probe_result *out)
+{
+	struct energy_env env;
+	struct energy_source *e;
+	int err;
+
+	if (!opts || !topo || !out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (check_opts(opts))
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	env_init(&env, opts, topo, out);
+	err = select_source(e, &env, out);
+	energy__free(e);
+	return err;
 }
 
 static uint64_t joules_uj(double watts, uint64_t interval_ns)

@@ -43,6 +43,8 @@ struct energy_env {
 	const char *sysfs_root;
 	const char *dev_root;
 	const struct topology *topo;
+	struct energy_probe_result *probe; /* energy_probe(): openers record what they saw; else NULL */
+	bool quiet;                        /* energy_probe(): warnings are reported, not logged */
 };
 
 /*

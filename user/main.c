@@ -10,6 +10,8 @@ static const char usage[] =
 	"Commands:\n"
 	"  monitor   measure per-process energy and CO2eq (whole machine, -- CMD, or --pid)\n"
 	"  config    show the effective configuration, or set a key (--set KEY=VALUE)\n"
+	"  detect    what this machine offers: CPUs, energy sources, BPF, cgroups, privileges\n"
+
 	"  --version print the version\n"
 	"\n"
 	"`carbonbpf COMMAND --help` describes each command.\n";
@@ -24,6 +26,9 @@ int main(int argc, char **argv)
 		return cmd_monitor(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "config"))
 		return cmd_config(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "detect"))
+		return cmd_detect(argc - 1, argv + 1);
+
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
 		printf("carbonbpf %s\n", CARBONBPF_VERSION);
 		return 0;

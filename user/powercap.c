@@ -23,7 +23,9 @@ struct pc_zone {
 	int pkg_phys;        /* N of package-N[-die-M] (a subzone: its parent's), else -1 */
 	int err;             /* 0, or -errno reading energy_uj */
 	bool dropped;        /* a mirror of another zone, or not chosen */
+	bool unwanted;       /* not chosen: another type is read, or never added */
 	bool merged;         /* stands for mirrors found by equal readings */
+	const char *mirror;  /* id of the zone kept in its place, when a mirror */
 };
 
 struct pc_scan {
@@ -257,14 +259,76 @@ static void drop_mirrors(struct pc_scan *s, int lo, int hi)
 			if (a->mmio != b->mmio && !strcmp(a->name, b->name)) {
 				if (a->err && !b->err) {
 					a->dropped = true;
+					a->mirror = b->id;
 					break;
 				}
 				b->dropped = true;
+				b->mirror = a->id;
 			} else if (!a->err && !b->err && same_counter(a, b)) {
 				b->dropped = true;
+				b->mirror = a->id;
 				a->merged = true;
 			}
 		}
+	}
+}
+
+static const char *type_word(enum zone_type t)
+{
+	switch (t) {
+	case Z_PKG:
+		return "package";
+	case Z_PSYS:
+		return "psys";
+	case Z_DRAM:
+		return "dram";
+	default:
+		return "other";
+	}
+}
+
+/* Why a zone that is not read was left out, for energy_probe(). */
+static void zone_note(const struct pc_zone *z, enum zone_type main_type, bool include_dram,
+		      char *buf, size_t len)
+{
+	if (z->mirror)
+		snprintf(buf, len, "mirror of %s: one counter, counted once", z->mirror);
+	else if (!z->unwanted)
+		buf[0] = '\0';
+	else if (z->type == Z_OTHER)
+		snprintf(buf, len, "%s: %s", z->name,
+			 z->pkg_phys >= 0 ? "part of the package's energy, never added on top"
+					  : "not a package, dram or psys domain");
+	else if (z->type == Z_DRAM && main_type == Z_PKG && !include_dram)
+		snprintf(buf, len, "dram: not added (rapl_include_dram is false)");
+	else if (main_type == Z_PSYS)
+		snprintf(buf, len, "%s: psys is read instead (it covers the platform)",
+			 type_word(z->type));
+	else
+		snprintf(buf, len, "%s: package domains are read instead (rapl_prefer_psys is false)",
+			 type_word(z->type));
+}
+
+/* Copies the zones and their fate into env->probe (energy_probe() only). */
+static void record_zones(const struct energy_env *env, const struct pc_scan *s,
+			 enum zone_type main_type)
+{
+	struct energy_probe_result *p = env->probe;
+
+	if (!p)
+		return;
+	p->n_zones = 0;
+	p->zones_truncated = s->n > ENERGY_PROBE_MAX_ZONES;
+	for (int i = 0; i < s->n && i < ENERGY_PROBE_MAX_ZONES; i++) {
+		const struct pc_zone *z = &s->z[i];
+		struct energy_probe_zone *o = &p->zones[p->n_zones++];
+
+		snprintf(o->id, sizeof(o->id), "%s", z->id);
+		snprintf(o->name, sizeof(o->name), "%s", z->name);
+		snprintf(o->path, sizeof(o->path), "%.*s", (int)sizeof(o->path) - 1, z->dir);
+		o->read_err = z->err;
+		o->used = !z->dropped;
+		zone_note(z, main_type, env->opts->include_dram, o->note, sizeof(o->note));
 	}
 }
 
@@ -286,6 +350,9 @@ int powercap_open(struct energy_source *e, const struct energy_env *env, char *w
 			return -ENODEV;
 		}
 	}
+	if (env->probe)
+		snprintf(env->probe->powercap_dir, sizeof(env->probe->powercap_dir), "%.*s",
+			 (int)sizeof(env->probe->powercap_dir) - 1, root);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
@@ -302,13 +369,17 @@ int powercap_open(struct energy_source *e, const struct energy_env *env, char *w
 	} else if (has_psys) {
 		main_type = Z_PSYS;
 	} else {
-		snprintf(why, len, "no package or psys domain under %s", root);
+		for (i = 0; i < s->n; i++)
+			s->z[i].unwanted = s->z[i].dropped = true;
+		record_zones(env, s, Z_PKG);
+		snprintf(why, len, s->n ? "no package or psys domain under %s" : "no RAPL zone under %s",
+			 root);
 		err = -ENODEV;
 		goto out;
 	}
 	/* psys covers the platform, DRAM included: never added to it. */
 	for (i = 0; i < s->n; i++)
-		s->z[i].dropped = !wanted(&s->z[i], main_type, o->include_dram);
+		s->z[i].unwanted = s->z[i].dropped = !wanted(&s->z[i], main_type, o->include_dram);
 	qsort(s->z, (size_t)s->n, sizeof(s->z[0]), cmp_zone);
 	for (int lo = 0, hi; lo < s->n; lo = hi) {
 		for (hi = lo + 1; hi < s->n && s->z[hi].type == s->z[lo].type &&
@@ -317,6 +388,7 @@ int powercap_open(struct energy_source *e, const struct energy_env *env, char *w
 			;
 		drop_mirrors(s, lo, hi);
 	}
+	record_zones(env, s, main_type);
 
 	for (i = 0; i < s->n; i++) {
 		const struct pc_zone *z = &s->z[i];
@@ -326,9 +398,15 @@ int powercap_open(struct energy_source *e, const struct energy_env *env, char *w
 		err = z->err;
 		if (err == -EACCES || err == -EPERM) {
 			/* The one diagnostic for this: the kernel made energy_uj root-only (CVE-2020-8694). */
-			pr_warn("powercap: cannot read %s/energy_uj: %s. RAPL energy counters are root-only on current kernels: run carbonbpf as root, or `sudo chmod a+r %s/*/energy_uj` (every zone). Falling back to the next energy source.",
-				z->dir, strerror(-err), root);
-			snprintf(why, len, "energy_uj not readable by this user");
+			if (!env->quiet)
+				pr_warn("powercap: cannot read %s/energy_uj: %s. RAPL energy counters are root-only on current kernels: run carbonbpf as root, or `sudo chmod a+r %s/*/energy_uj` (every zone). Falling back to the next energy source.",
+					z->dir, strerror(-err), root);
+			if (env->quiet) /* the warning above was not given: the reason says it all */
+				snprintf(why, len,
+					 "%s/energy_uj not readable by this user: root-only on current kernels (run as root, or `sudo chmod a+r %s/*/energy_uj`)",
+					 z->dir, root);
+			else
+				snprintf(why, len, "energy_uj not readable by this user");
 		} else {
 			snprintf(why, len, "cannot read %s/energy_uj: %s", z->dir, strerror(-err));
 		}
@@ -360,7 +438,7 @@ int powercap_open(struct energy_source *e, const struct energy_env *env, char *w
 		snprintf(path, sizeof(path), "%s/max_energy_range_uj", z->dir);
 		if (energy_read_u64_file(path, &d->max_raw))
 			d->max_raw = 0;
-		if (d->max_raw == 0)
+		if (d->max_raw == 0 && !env->quiet)
 			pr_warn("powercap: %s (%s) has no usable max_energy_range_uj: an interval in which it wraps will be dropped",
 				d->name, d->where);
 		err = energy_domain_read_raw(d, &d->last_raw);

@@ -412,6 +412,54 @@ static void test_load_file_errors(void **state)
 	free(empty);
 }
 
+/* Which rule answered, for reports: one lookup per rule (figures as in the tests above). */
+static void test_origin_per_rule(void **state)
+{
+	struct carbon_intensity ci;
+	struct carbon_query q;
+
+	(void)state;
+	q = query("FRA", NULL);
+	q.force_g_per_kwh = 10;
+	assert_int_equal(carbon__lookup(&q, &ci), 0);
+	assert_int_equal(ci.origin, CARBON_ORIGIN_FORCED);
+
+	q = query(NULL, NULL);
+	q.cloud_provider = "gcp";
+	q.cloud_region = "europe-west1";
+	assert_int_equal(carbon__lookup(&q, &ci), 0);
+	assert_int_equal(ci.origin, CARBON_ORIGIN_CLOUD);
+
+	q = query("USA", "texas");
+	assert_int_equal(carbon__lookup(&q, &ci), 0);
+	assert_int_equal(ci.origin, CARBON_ORIGIN_REGION);
+
+	q = query("DE", NULL);
+	assert_int_equal(carbon__lookup(&q, &ci), 0);
+	assert_int_equal(ci.origin, CARBON_ORIGIN_COUNTRY);
+
+	q = query("ZZZ", NULL);
+	assert_int_equal(carbon__lookup(&q, &ci), -ENOENT);
+	assert_int_equal(ci.origin, CARBON_ORIGIN_WORLD);
+}
+
+/* ISO 3166-1: France FRA/FR, Germany DEU/DE, Sweden SWE/SE; XYZ is no country. */
+static void test_country_alpha2(void **state)
+{
+	char cc[3];
+
+	(void)state;
+	assert_int_equal(carbon__country_alpha2("FRA", cc), 0);
+	assert_string_equal(cc, "FR");
+	assert_int_equal(carbon__country_alpha2("deu", cc), 0);
+	assert_string_equal(cc, "DE");
+	assert_int_equal(carbon__country_alpha2("se", cc), 0);
+	assert_string_equal(cc, "SE");
+	assert_int_equal(carbon__country_alpha2("XYZ", cc), -ENOENT);
+	assert_int_equal(carbon__country_alpha2("", cc), -ENOENT);
+	assert_int_equal(carbon__country_alpha2(NULL, cc), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +481,8 @@ int main(void)
 		cmocka_unit_test(test_carbon_kg),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_file_errors),
+		cmocka_unit_test(test_origin_per_rule),
+		cmocka_unit_test(test_country_alpha2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

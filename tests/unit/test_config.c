@@ -471,6 +471,8 @@ static void key_table_covers_codecarbon(void **state)
 		{ "idle_policy", "busy" }, { "processes_file", "processes.csv" }, { "sysfs_root", "/sys" },
 		{ "procfs_root", "/proc" }, { "spool_dir", "/var/lib/carbonbpf/spool" },
 		{ "api_ca_file", NULL }, { "api_timeout_secs", "2" },
+		{ "electricitymaps_api_endpoint", "https://api.electricitymaps.com" },
+		{ "carbon_data_file", NULL },
 	};
 	const size_t ncc = sizeof(cc) / sizeof(cc[0]);
 	const struct cfg_key *keys;
