@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include "commands.h"
 #include "config.h"
 #include "log.h"
@@ -44,7 +45,8 @@ static const char usage[] =
 	"  --region NAME            US state, Canadian province or Nordic zone (name or code)\n"
 	"  --offline / --no-offline accepted for CodeCarbon compatibility: carbonbpf never\n"
 	"                           looks up the location online\n"
-	"  --api / --no-api         upload to the CodeCarbon API (not in this version)\n"
+	"  --api / --no-api         upload runs and emission deltas to the CodeCarbon API\n"
+	"                           (default: save_to_api / output_methods; off)\n"
 	"  --api-call-interval N    measurements per API upload (key api_call_interval)\n"
 	"  --experiment-id ID       experiment for emissions.csv (key experiment_id)\n"
 	"  --log-level LEVEL        debug | info | warning | error | critical\n"
@@ -132,8 +134,43 @@ static const char *cfg_text(const struct config *c, const char *key)
 }
 
 /* Fills everything that comes from the configuration. Returns 0 or 2 (usage/config error). */
-static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_flag)
+/* True when the comma-separated list holds item (any case, spaces ignored). */
+static bool list_has(const char *list, const char *item)
 {
+	size_t n = strlen(item);
+
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!strncasecmp(p, item, n) && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+/* A secret read from a file that others can read: say so (the file, never the secret). */
+static void warn_if_readable(const struct config *c, const char *key)
+{
+	struct cfg_where w;
+	struct stat st;
+	char path[320], *colon;
+
+	if (!config__get(c, key, &w) || (w.origin != CFG_GLOBAL_FILE && w.origin != CFG_LOCAL_FILE))
+		return;
+	snprintf(path, sizeof(path), "%s", w.text);
+	colon = strrchr(path, ':'); /* "PATH:LINE" */
+	if (colon)
+		*colon = '\0';
+	if (!stat(path, &st) && (st.st_mode & 0044))
+		pr_warn("%s holds %s and other users can read it: chmod 600 %s", path, key, path);
+}
+
+/* api_flag: 1 --api, -1 --no-api, 0 neither. */
+static int opts_from_config(struct config *c, struct monitor_opts *mo, int api_flag)
+{
+	struct cfg_where w;
 	char err[512] = "";
 	bool flag = false;
 	enum log_level lvl;
@@ -216,22 +253,31 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, bool api_
 		pr_warn("no country known: using the world average %.0f g CO2eq/kWh (set "
 			"--country-iso-code or country_iso_code)", mo->intensity.g_per_kwh);
 
-	if (!config__get_int(c, "api_call_interval", &l, err, sizeof(err)) && l == 0) {
-		pr_err("api_call_interval must be -1 or > 0");
-		return 2;
-	}
+	/* API upload: asked by --api, save_to_api or output_methods; --no-api wins. */
 	b = false;
 	config__get_bool(c, "save_to_api", &b, err, sizeof(err));
-	if (strstr(cfg_text(c, "output_methods"), "api"))
-		b = true;
-	if (api_flag) {
-		pr_err("--api: uploading to the CodeCarbon API is not available in this version; "
-		       "measurements go to %s and %s", mo->output_file, mo->processes_file);
+	if (config__get(c, "output_methods", &w) && w.origin != CFG_DEFAULT)
+		b = list_has(cfg_text(c, "output_methods"), "api");
+	mo->api = api_flag > 0 || (b && api_flag == 0);
+	if (!mo->api)
+		return 0;
+	/* Like `codecarbon monitor`: an upload every 30 measurements unless configured. */
+	mo->api_call_interval = 30;
+	if (config__get(c, "api_call_interval", &w) && w.origin != CFG_DEFAULT &&
+	    !config__get_int(c, "api_call_interval", &l, err, sizeof(err)))
+		mo->api_call_interval = l;
+	if (mo->api_call_interval == 0 || mo->api_call_interval < -1) {
+		pr_err("api_call_interval must be -1 (only at the end) or > 0 (got %ld)", mo->api_call_interval);
 		return 2;
 	}
-	if (b)
-		pr_warn("save_to_api/output_methods asks for API upload, which this version does "
-			"not do: measurements go to the CSV files only");
+	mo->upload.spool_dir = cfg_text(c, "spool_dir");
+	mo->upload.endpoint = cfg_text(c, "api_endpoint");
+	mo->upload.api_key = cfg_text(c, "api_key");
+	mo->upload.ca_file = config__get(c, "api_ca_file", NULL);
+	mo->upload.timeout_s = 2;
+	if (!config__get_int(c, "api_timeout_secs", &l, err, sizeof(err)))
+		mo->upload.timeout_s = l;
+	warn_if_readable(c, "api_key");
 	return 0;
 }
 
@@ -302,7 +348,7 @@ int cmd_monitor(int argc, char **argv)
 	struct scopes *scopes = calloc(1, sizeof(*scopes));
 	struct scope_arg sargs[256];
 	int n_sargs = 0, opt, rc = 2, exit_code = 0, err;
-	bool api_flag = false;
+	int api_flag = 0;
 	char errbuf[1024] = "";
 	long l;
 
@@ -348,10 +394,12 @@ int cmd_monitor(int argc, char **argv)
 			break;
 		case OPT_OFFLINE:
 		case OPT_NO_OFFLINE:
+			break;
 		case OPT_NO_API:
+			api_flag = -1;
 			break;
 		case OPT_API:
-			api_flag = true;
+			api_flag = 1;
 			break;
 		case OPT_TOP:
 			if (parse_long(optarg, 1, 100000, &l)) {

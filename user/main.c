@@ -11,7 +11,8 @@ static const char usage[] =
 	"  monitor   measure per-process energy and CO2eq (whole machine, -- CMD, or --pid)\n"
 	"  config    show the effective configuration, or set a key (--set KEY=VALUE)\n"
 	"  detect    what this machine offers: CPUs, energy sources, BPF, cgroups, privileges\n"
-
+	"  login     check and save CodeCarbon API credentials, or create an experiment\n"
+	"  api       list and create organizations, projects, experiments, project tokens\n"
 	"  --version print the version\n"
 	"\n"
 	"`carbonbpf COMMAND --help` describes each command.\n";
@@ -28,7 +29,10 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "detect"))
 		return cmd_detect(argc - 1, argv + 1);
-
+	if (!strcmp(argv[1], "login"))
+		return cmd_login(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "api"))
+		return cmd_api(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v")) {
 		printf("carbonbpf %s\n", CARBONBPF_VERSION);
 		return 0;

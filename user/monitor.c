@@ -15,10 +15,12 @@
 #include <unistd.h>
 #include "accounting.h"
 #include "cgroup.h"
+#include "emission_delta.h"
 #include "log.h"
 #include "monitor.h"
 #include "report.h"
 #include "topology.h"
+#include "uploader.h"
 #include "util.h"
 
 #define UJ_PER_KWH 3.6e12
@@ -51,7 +53,10 @@ struct monitor {
 	char *buf;                    /* one interval's rows, written with one write(2) */
 	size_t buf_len, buf_cap;
 	long clk_tck;
-	uint64_t start_mono_ns, interval_no;
+	uint64_t start_mono_ns, end_mono_ns, interval_no;
+	struct uploader *uploader;    /* NULL: no API upload */
+	struct uploader_run *runs[SCOPE_MAX_EXPERIMENTS];
+	struct emission_state sent[SCOPE_MAX_EXPERIMENTS];
 	time_t start_wall;
 	pid_t child;
 	int child_status;
@@ -472,26 +477,62 @@ static int start_command(struct monitor *m, int *release_fd)
 	return 0;
 }
 
+/* Python's platform.platform() shape, as CodeCarbon reports the os. */
+static void os_string(char *buf, size_t len)
+{
+	struct utsname u;
+
+	uname(&u);
+	/* Truncation is acceptable: the field is informational. */
+	if (snprintf(buf, len, "%s-%s-%s-with-glibc%s", u.sysname, u.release, u.machine,
+		     gnu_get_libc_version()) < 0)
+		buf[0] = '\0';
+}
+
+/*
+ * Cumulative figures of experiment `bit` (the whole machine when bit < 0) since the start,
+ * `elapsed_s` later, as emissions.csv and the API report them: kWh with PUE applied, mean
+ * powers over the run, mean machine CPU utilisation.
+ */
+static void run_totals(const struct monitor *m, int bit, double elapsed_s, struct emission_totals *t)
+{
+	const struct monitor_opts *o = m->o;
+	uint64_t cpu_uj = bit >= 0 ? m->exp_cpu_uj[bit] : m->machine_cpu_uj;
+	uint64_t ram_uj = bit >= 0 ? m->exp_ram_uj[bit] : m->machine_ram_uj;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(t, 0, sizeof(*t));
+	t->measured_at_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	t->elapsed_s = elapsed_s;
+	t->cpu_energy_kwh = uj_to_kwh(cpu_uj) * o->pue;
+	t->ram_energy_kwh = uj_to_kwh(ram_uj) * o->pue;
+	t->gpu_energy_kwh = 0; /* GPUs are not measured; CodeCarbon sends 0 without one */
+	t->energy_consumed_kwh = t->cpu_energy_kwh + t->ram_energy_kwh;
+	t->emissions_kg = carbon_kg(t->energy_consumed_kwh, o->intensity.g_per_kwh);
+	t->cpu_power_w = elapsed_s > 0 ? t->cpu_energy_kwh * 3.6e6 / elapsed_s : 0;
+	t->ram_power_w = elapsed_s > 0 ? t->ram_energy_kwh * 3.6e6 / elapsed_s : 0;
+	t->gpu_power_w = NAN;
+	t->cpu_utilization_percent = m->capacity_ns ? 100.0 * (double)m->busy_ns / (double)m->capacity_ns : NAN;
+	t->gpu_utilization_percent = NAN;
+	t->ram_utilization_percent = NAN;
+	t->wue_l_per_kwh = o->wue;
+}
+
 /* The emissions.csv row of experiment `bit`, or of the whole machine when bit < 0. */
 static void fill_emissions_row(const struct monitor *m, int bit, struct emissions_row *r, char *ts,
 			       char *run_id, char *os, size_t os_len)
 {
 	const struct monitor_opts *o = m->o;
-	double dur = (double)(mono_ns() - m->start_mono_ns) / 1e9;
-	uint64_t cpu_uj = bit >= 0 ? m->exp_cpu_uj[bit] : m->machine_cpu_uj;
-	uint64_t ram_uj = bit >= 0 ? m->exp_ram_uj[bit] : m->machine_ram_uj;
-	double cpu_kwh = uj_to_kwh(cpu_uj) * o->pue, ram_kwh = uj_to_kwh(ram_uj) * o->pue;
-	double kwh = cpu_kwh + ram_kwh;
-	double kg = carbon_kg(kwh, o->intensity.g_per_kwh);
-	struct utsname u;
+	double dur = (double)(m->end_mono_ns - m->start_mono_ns) / 1e9;
+	struct emission_totals t;
 	long long mem_avail_kb = -1;
 	char meminfo[8192], *p;
 
+	run_totals(m, bit, dur, &t);
 	csv_local_timestamp(ts, 32, time(NULL));
 	uuid4(run_id);
-	uname(&u);
-	snprintf(os, os_len, "%s-%s-%s-with-glibc%s", u.sysname, u.release, u.machine,
-		 gnu_get_libc_version());
+	os_string(os, os_len);
 	snprintf(meminfo, sizeof(meminfo), "%s/meminfo", o->procfs_root);
 	if (read_text_file(meminfo, meminfo, sizeof(meminfo)) > 0 &&
 	    (p = strstr(meminfo, "MemAvailable:")))
@@ -503,14 +544,14 @@ static void fill_emissions_row(const struct monitor *m, int bit, struct emission
 	r->run_id = run_id;
 	r->experiment_id = bit >= 0 ? o->scopes->experiments[bit] : o->machine_experiment_id;
 	r->duration_s = dur;
-	r->emissions_kg = kg;
-	r->emissions_rate_kg_s = dur > 0 ? kg / dur : 0;
-	r->cpu_power_w = (struct opt_double){ true, dur > 0 ? cpu_kwh * 3.6e6 / dur : 0 };
-	r->ram_power_w = (struct opt_double){ true, dur > 0 ? ram_kwh * 3.6e6 / dur : 0 };
-	r->cpu_energy_kwh = (struct opt_double){ true, cpu_kwh };
-	r->ram_energy_kwh = (struct opt_double){ true, ram_kwh };
-	r->energy_consumed_kwh = kwh;
-	r->water_consumed_l = o->wue * kwh;
+	r->emissions_kg = t.emissions_kg;
+	r->emissions_rate_kg_s = dur > 0 ? t.emissions_kg / dur : 0;
+	r->cpu_power_w = (struct opt_double){ true, t.cpu_power_w };
+	r->ram_power_w = (struct opt_double){ true, t.ram_power_w };
+	r->cpu_energy_kwh = (struct opt_double){ true, t.cpu_energy_kwh };
+	r->ram_energy_kwh = (struct opt_double){ true, t.ram_energy_kwh };
+	r->energy_consumed_kwh = t.energy_consumed_kwh;
+	r->water_consumed_l = o->wue * t.energy_consumed_kwh;
 	r->country_name = o->intensity.country_name;
 	r->country_iso_code = o->intensity.country_iso3;
 	r->region = o->intensity.region;
@@ -521,8 +562,8 @@ static void fill_emissions_row(const struct monitor *m, int bit, struct emission
 	r->gpu_count = 0;
 	r->ram_total_size_gib = (double)m->topo.ram_total_bytes / (1024.0 * 1024 * 1024);
 	r->tracking_mode = bit >= 0 ? "process" : "machine";
-	r->cpu_utilization_percent = (struct opt_double){ m->capacity_ns > 0,
-		m->capacity_ns ? 100.0 * (double)m->busy_ns / (double)m->capacity_ns : 0 };
+	r->cpu_utilization_percent = (struct opt_double){ !isnan(t.cpu_utilization_percent),
+							  t.cpu_utilization_percent };
 	if (mem_avail_kb >= 0 && m->topo.ram_total_bytes) {
 		double used = (double)m->topo.ram_total_bytes - (double)mem_avail_kb * 1024;
 
@@ -534,12 +575,100 @@ static void fill_emissions_row(const struct monitor *m, int bit, struct emission
 	r->wue = o->wue;
 }
 
+/* The runs this session reports: one per experiment, or the machine's (bit -1). */
+static int run_bit(const struct monitor *m, int i)
+{
+	return m->o->scopes->n_exp ? i : -1;
+}
+
+static int n_runs(const struct monitor *m)
+{
+	return m->o->scopes->n_exp ? m->o->scopes->n_exp : 1;
+}
+
+/* Opens the uploader and spools one API run per experiment (local disk only). */
+static int start_uploads(struct monitor *m)
+{
+	const struct monitor_opts *o = m->o;
+	struct timespec now;
+	int err;
+
+	err = uploader__open(&m->uploader, &o->upload);
+	if (err)
+		return err;
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (int i = 0; i < n_runs(m); i++) {
+		int bit = run_bit(m, i);
+		struct api_run run = {
+			.timestamp_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000,
+			.cpu_count = m->topo.n_online,
+			.longitude = NAN,
+			.latitude = NAN,
+			.ram_total_size_gib = (double)m->topo.ram_total_bytes / (1024.0 * 1024 * 1024),
+		};
+
+		snprintf(run.experiment_id, sizeof(run.experiment_id), "%s",
+			 bit >= 0 ? o->scopes->experiments[bit] : o->machine_experiment_id);
+		os_string(run.os, sizeof(run.os));
+		snprintf(run.codecarbon_version, sizeof(run.codecarbon_version), "carbonbpf-%s", CARBONBPF_VERSION);
+		snprintf(run.cpu_model, sizeof(run.cpu_model), "%s", m->topo.cpu_model);
+		snprintf(run.tracking_mode, sizeof(run.tracking_mode), "%s", bit >= 0 ? "process" : "machine");
+		emission_state_init(&m->sent[i]);
+		err = uploader__begin_run(m->uploader, &run, NULL, &m->runs[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Spools each run's delta since the last one (final: the rest, at stop). Local disk I/O
+ * only; a delta not spooled stays in the totals and goes with the next one.
+ */
+static void queue_deltas(struct monitor *m, double elapsed_s, bool final)
+{
+	for (int i = 0; i < n_runs(m); i++) {
+		struct emission_totals t;
+		struct emission_delta d;
+		struct emission_state next;
+
+		int err;
+
+		run_totals(m, run_bit(m, i), elapsed_s, &t);
+		err = emission_delta_make(&m->sent[i], &t, final, &d, &next);
+		if (err == -EAGAIN || err == -ENODATA)
+			continue; /* under a whole second yet, or nothing left: goes with the next */
+		if (err) {
+			pr_err("cannot make the API delta of experiment %s: %s", m->o->scopes->n_exp ?
+			       m->o->scopes->experiments[run_bit(m, i)] : m->o->machine_experiment_id,
+			       strerror(-err));
+			continue;
+		}
+		if (!uploader__add(m->runs[i], &d))
+			m->sent[i] = next;
+	}
+}
+
+/* Drains the uploads at stop; returns -EACCES when the server refused something. */
+static int finish_uploads(struct monitor *m)
+{
+	struct uploader_summary sum;
+
+	uploader__finish(m->uploader, 10.0, &sum);
+	m->uploader = NULL;
+	if (sum.deltas_pending || sum.runs_pending)
+		pr_warn("%zu emission deltas (and %zu runs) are not accepted yet; they stay in %s and "
+			"the next carbonbpf run sends them", sum.deltas_pending, sum.runs_pending,
+			m->o->upload.spool_dir);
+	return sum.rejected ? -EACCES : 0;
+}
+
 /* One row per experiment, or one for the machine when no scope was given. */
 static int write_emissions(struct monitor *m)
 {
 	int n = m->o->scopes->n_exp;
 
-	for (int b = n ? 0 : -1; b < n; b++) {
+	for (int b = n ? 0 : -1; b < n; b++) { /* -1: the machine's row */
 		struct emissions_row r;
 		char ts[32], run_id[37], os[512], path[4096];
 		int err;
@@ -723,7 +852,7 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 	struct monitor m = { .o = o, .proc_fd = -1, .iv_fd = -1 };
 	uint64_t period_ns = (uint64_t)llround(o->measure_power_secs * 1e9);
 	uint64_t end_ns = 0, next;
-	int release_fd = -1, err;
+	int release_fd = -1, err, api_err = 0;
 
 	*exit_code = 0;
 	stop_requested = child_exited = 0;
@@ -751,10 +880,12 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 	}
 	if ((err = open_outputs(&m)))
 		goto out;
-	m.start_mono_ns = mono_ns();
-	m.start_wall = time(NULL);
-	if ((err = measure(&m))) /* baseline */
+	if (o->api && (err = start_uploads(&m)))
 		goto out;
+	m.start_wall = time(NULL);
+	if ((err = measure(&m))) /* baseline: the run starts here */
+		goto out;
+	m.start_mono_ns = m.acc.last_mono_ns;
 	if (release_fd >= 0) {
 		if (write(release_fd, "x", 1) != 1)
 			pr_warn("cannot release the command: %s", strerror(errno));
@@ -782,6 +913,8 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		}
 		if (last)
 			break;
+		if (m.uploader && o->api_call_interval > 0 && m.interval_no % (uint64_t)o->api_call_interval == 0)
+			queue_deltas(&m, (double)(m.acc.last_mono_ns - m.start_mono_ns) / 1e9, false);
 		next += period_ns;
 		if (next < mono_ns()) /* we fell behind: skip, do not burst */
 			next = mono_ns() + period_ns;
@@ -791,8 +924,13 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		waitpid(m.child, &m.child_status, 0);
 		m.child = -m.child;
 	}
+	m.end_mono_ns = m.acc.last_mono_ns;
+	if (m.uploader)
+		queue_deltas(&m, (double)(m.end_mono_ns - m.start_mono_ns) / 1e9, true);
 	if ((err = write_emissions(&m)))
 		goto out;
+	if (m.uploader)
+		api_err = finish_uploads(&m);
 	if (m.child < 0) {
 		if (WIFEXITED(m.child_status))
 			*exit_code = WEXITSTATUS(m.child_status);
@@ -803,7 +941,7 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		struct report_info ri = {
 			.scopes = o->scopes,
 			.machine_experiment_id = o->machine_experiment_id,
-			.duration_s = (double)(mono_ns() - m.start_mono_ns) / 1e9,
+			.duration_s = (double)(m.end_mono_ns - m.start_mono_ns) / 1e9,
 			.energy_source = energy__describe(m.energy),
 			.estimated = energy__estimated(m.energy),
 			.attach_mode = tracer__attach_mode(m.tracer),
@@ -818,6 +956,7 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		};
 		report_write(stdout, &m.acc, &ri);
 	}
+	err = api_err; /* the files are written; a refused upload still fails the run */
 out:
 	if (release_fd >= 0)
 		close(release_fd); /* the command sees EOF and exits 127 */
@@ -825,6 +964,8 @@ out:
 		kill(m.child, SIGKILL);
 		waitpid(m.child, NULL, 0);
 	}
+	if (m.uploader) /* a failure before the end: keep what was spooled */
+		finish_uploads(&m);
 	teardown(&m);
 	return err;
 }

@@ -10,6 +10,7 @@
 #include "energy.h"
 #include "scope.h"
 #include "tracer.h"
+#include "uploader.h"
 
 struct monitor_opts {
 	double measure_power_secs;     /* interval length */
@@ -32,6 +33,9 @@ struct monitor_opts {
 	uint32_t max_processes;        /* 0: from pid_max */
 	int top;                       /* processes in the final table */
 	bool quiet;                    /* no final table */
+	bool api;                      /* upload runs and deltas to the CodeCarbon API */
+	struct uploader_opts upload;   /* spool and API settings when api */
+	long api_call_interval;        /* measurements per delta; -1: only at stop */
 };
 
 /*
