@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "config.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -1072,7 +1073,9 @@ static int typed_text(const struct config *c, const char *key, const struct cfg_
 	return 0;
 }
 
-int config__get_bool(const struct config *c, const char *key, bool *out, char *errbuf, int errlen)
+/* A typed getter: the key's text through parse, or one message naming where it came from. */
+static int get_typed(const struct config *c, const char *key, int (*parse)(const char *, void *),
+		     void *out, const char *what, char *errbuf, int errlen)
 {
 	const struct cfg_key *k;
 	char *t;
@@ -1080,44 +1083,42 @@ int config__get_bool(const struct config *c, const char *key, bool *out, char *e
 
 	if (err)
 		return err;
-	err = parse_bool(t, out);
+	err = parse(t, out);
 	if (err)
-		errf(errbuf, errlen, "%s: key '%s': '%s' is not a boolean (true/false/yes/no/1/0)",
-		     c->vals[k - keys].where.text, k->name, t);
+		errf(errbuf, errlen, "%s: key '%s': '%s' is not %s", c->vals[k - keys].where.text,
+		     k->name, t, what);
 	free(t);
 	return err;
+}
+
+static int parse_bool_any(const char *s, void *out)
+{
+	return parse_bool(s, out);
+}
+
+static int parse_double_any(const char *s, void *out)
+{
+	return parse_double(s, out);
+}
+
+static int parse_long_any(const char *s, void *out)
+{
+	return parse_long(s, out);
+}
+
+int config__get_bool(const struct config *c, const char *key, bool *out, char *errbuf, int errlen)
+{
+	return get_typed(c, key, parse_bool_any, out, "a boolean (true/false/yes/no/1/0)", errbuf, errlen);
 }
 
 int config__get_double(const struct config *c, const char *key, double *out, char *errbuf, int errlen)
 {
-	const struct cfg_key *k;
-	char *t;
-	int err = typed_text(c, key, &k, &t, errbuf, errlen);
-
-	if (err)
-		return err;
-	err = parse_double(t, out);
-	if (err)
-		errf(errbuf, errlen, "%s: key '%s': '%s' is not a number",
-		     c->vals[k - keys].where.text, k->name, t);
-	free(t);
-	return err;
+	return get_typed(c, key, parse_double_any, out, "a number", errbuf, errlen);
 }
 
 int config__get_int(const struct config *c, const char *key, long *out, char *errbuf, int errlen)
 {
-	const struct cfg_key *k;
-	char *t;
-	int err = typed_text(c, key, &k, &t, errbuf, errlen);
-
-	if (err)
-		return err;
-	err = parse_long(t, out);
-	if (err)
-		errf(errbuf, errlen, "%s: key '%s': '%s' is not an integer",
-		     c->vals[k - keys].where.text, k->name, t);
-	free(t);
-	return err;
+	return get_typed(c, key, parse_long_any, out, "an integer", errbuf, errlen);
 }
 
 int config__sections(const struct config *c, config_section_fn fn, void *arg)
@@ -1299,22 +1300,6 @@ out:
 	free(b.p);
 	ini_free(&ini);
 	return err;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 int config__write_key(const char *path, const char *key, const char *value, char *errbuf,

@@ -11,6 +11,7 @@
 
 #include "csv.h"
 #include "log.h"
+#include "util.h"
 
 /* CodeCarbon 3.3.0 EmissionsData field order. */
 const char *const emissions_csv_header[EMISSIONS_CSV_COLUMNS] = {
@@ -605,22 +606,6 @@ out:
 	}
 	*data = buf;
 	*len = n;
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
 	return 0;
 }
 

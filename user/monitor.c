@@ -227,21 +227,12 @@ static int append(struct monitor *m, const char *s, size_t len)
 /* Writes the buffered rows with one write(2): a crash leaves whole rows only. */
 static int flush_rows(struct monitor *m, int fd, const char *what)
 {
-	size_t off = 0;
+	int err = write_all(fd, m->buf, m->buf_len);
 
-	while (off < m->buf_len) {
-		ssize_t w = write(fd, m->buf + off, m->buf_len - off);
-
-		if (w < 0) {
-			int err = -errno;
-
-			pr_err("cannot write %s: %s", what, strerror(errno));
-			return err;
-		}
-		off += (size_t)w;
-	}
+	if (err)
+		pr_err("cannot write %s: %s", what, strerror(-err));
 	m->buf_len = 0;
-	return 0;
+	return err;
 }
 
 /* Opens an output CSV for appending; writes the header when the file is new or empty.

@@ -264,29 +264,14 @@ static int write_atomic(int dirfd, const char *name, const char *text, size_t le
 /* Reads a small file of dirfd into buf (NUL-terminated). Bytes read or -errno. */
 static long read_at(int dirfd, const char *name, char *buf, size_t len)
 {
-	size_t got = 0;
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	long r;
 
 	if (fd < 0)
 		return -errno;
-	while (got + 1 < len) {
-		ssize_t r = read(fd, buf + got, len - 1 - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
+	r = read_fd_text(fd, buf, len);
 	close(fd);
-	buf[got] = '\0';
-	return (long)got;
+	return r;
 }
 
 /* Serialises fields into a malloc'ed text (with an optional header). NULL on ENOMEM. */

@@ -8,29 +8,51 @@
 #include <unistd.h>
 #include "util.h"
 
-long read_text_file(const char *path, char *buf, size_t len)
+long read_fd_text(int fd, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t got = 0;
 
-	if (fd < 0)
-		return -errno;
 	while (got + 1 < len) {
 		ssize_t r = read(fd, buf + got, len - 1 - got);
 
-		if (r < 0) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
 		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
 	buf[got] = '\0';
-	close(fd);
 	return (long)got;
+}
+
+long read_text_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	long r;
+
+	if (fd < 0)
+		return -errno;
+	r = read_fd_text(fd, buf, len);
+	close(fd);
+	return r;
+}
+
+int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 int read_ll_file(const char *path, long long *out)
