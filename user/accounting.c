@@ -48,6 +48,8 @@ void accounting__free(struct accounting *a)
 	for (size_t i = 0; i < a->n_procs; i++) {
 		free(a->procs[i]->prev_ns);
 		free(a->procs[i]->iv_pkg_ns);
+		free(a->procs[i]->exp_uj);
+		free(a->procs[i]->exp_ns);
 		free(a->procs[i]);
 	}
 	free(a->procs);

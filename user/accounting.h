@@ -24,6 +24,7 @@ struct proc_rec {
 	uint64_t iv_cpu_uj, iv_ram_uj; /* energy attributed in the current interval */
 	uint64_t total_ns, cpu_uj, ram_uj; /* totals over the run */
 	uint64_t scope_mask;    /* experiments it belonged to in its last active interval (set by the caller) */
+	uint64_t *exp_uj, *exp_ns; /* NULL, or [experiment]: energy and time while in it (set by the caller) */
 	bool exit_seen;         /* already flagged exited in an earlier snapshot */
 	bool forgotten;         /* dropped from the kernel maps */
 };

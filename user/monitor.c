@@ -397,12 +397,26 @@ static int measure(struct monitor *m)
 	}
 	for (size_t i = 0; i < m->acc.n_active; i++) {
 		struct proc_rec *p = m->acc.active[i];
+		int n_exp = m->o->scopes->n_exp;
 
 		p->scope_mask = scope_mask_of(m, p);
-		for (int b = 0; b < m->o->scopes->n_exp; b++) {
+		if (!p->scope_mask)
+			continue;
+		if (!p->exp_uj) {
+			p->exp_uj = calloc((size_t)n_exp, sizeof(uint64_t));
+			p->exp_ns = calloc((size_t)n_exp, sizeof(uint64_t));
+			if (!p->exp_uj || !p->exp_ns) {
+				err = -ENOMEM;
+				goto out;
+			}
+		}
+		/* What a process did while in an experiment, not before it joined. */
+		for (int b = 0; b < n_exp; b++) {
 			if (p->scope_mask & (1ull << b)) {
 				m->exp_cpu_uj[b] += p->iv_cpu_uj;
 				m->exp_ram_uj[b] += p->iv_ram_uj;
+				p->exp_uj[b] += p->iv_cpu_uj + p->iv_ram_uj;
+				p->exp_ns[b] += p->iv_ns;
 			}
 		}
 	}

@@ -13,17 +13,21 @@ struct row {
 	uint64_t on_cpu_ns, energy_uj;
 };
 
+/* A process's figures in one table: over the run, or while it was in the experiment. */
+struct entry {
+	const struct proc_rec *p;
+	uint64_t uj, ns;
+};
+
 static int by_energy(const void *x, const void *y)
 {
-	const struct proc_rec *a = *(const struct proc_rec *const *)x;
-	const struct proc_rec *b = *(const struct proc_rec *const *)y;
-	uint64_t ea = a->cpu_uj + a->ram_uj, eb = b->cpu_uj + b->ram_uj;
+	const struct entry *a = x, *b = y;
 
-	if (ea != eb)
-		return ea < eb ? 1 : -1;
-	if (a->total_ns != b->total_ns)
-		return a->total_ns < b->total_ns ? 1 : -1;
-	return a->key.tgid < b->key.tgid ? -1 : a->key.tgid > b->key.tgid;
+	if (a->uj != b->uj)
+		return a->uj < b->uj ? 1 : -1;
+	if (a->ns != b->ns)
+		return a->ns < b->ns ? 1 : -1;
+	return a->p->key.tgid < b->p->key.tgid ? -1 : a->p->key.tgid > b->p->key.tgid;
 }
 
 /* Rounds parts of `total` (given in display units) so they add up to it exactly. */
@@ -52,7 +56,7 @@ static int print_table(FILE *f, const struct accounting *a, const struct report_
 		       uint64_t *total_uj_out)
 {
 	size_t cap = (size_t)ri->top + 4, n_sel = 0, n_rows = 0, others = 0;
-	const struct proc_rec **sel = malloc((a->n_procs + 1) * sizeof(*sel));
+	struct entry *sel = malloc((a->n_procs + 1) * sizeof(*sel));
 	struct row *rows = calloc(cap, sizeof(*rows));
 	uint64_t *w = calloc(cap, sizeof(uint64_t)), *cs = calloc(cap, sizeof(uint64_t));
 	uint64_t *mj = calloc(cap, sizeof(uint64_t)), *pm = calloc(cap, sizeof(uint64_t));
@@ -65,11 +69,16 @@ static int print_table(FILE *f, const struct accounting *a, const struct report_
 		goto out;
 	for (size_t i = 0; i < a->n_procs; i++) {
 		const struct proc_rec *p = a->procs[i];
+		struct entry e = { p, p->cpu_uj + p->ram_uj, p->total_ns };
 
-		if (bit >= 0 && !(p->scope_mask & (1ull << bit)))
-			continue;
-		if (p->total_ns || p->cpu_uj || p->ram_uj)
-			sel[n_sel++] = p;
+		if (bit >= 0) {
+			if (!p->exp_uj)
+				continue;
+			e.uj = p->exp_uj[bit];
+			e.ns = p->exp_ns[bit];
+		}
+		if (e.uj || e.ns)
+			sel[n_sel++] = e;
 	}
 	qsort(sel, n_sel, sizeof(*sel), by_energy);
 	for (size_t i = 0; i < n_sel; i++) {
@@ -77,8 +86,8 @@ static int print_table(FILE *f, const struct accounting *a, const struct report_
 
 		if ((int)i < ri->top) {
 			r = &rows[n_rows++];
-			r->pid = sel[i]->key.tgid;
-			snprintf(r->label, sizeof(r->label), "%s", sel[i]->has_info ? sel[i]->info.comm : "?");
+			r->pid = sel[i].p->key.tgid;
+			snprintf(r->label, sizeof(r->label), "%s", sel[i].p->has_info ? sel[i].p->info.comm : "?");
 		} else {
 			if (!others++) {
 				rows[n_rows].pid = -1;
@@ -86,8 +95,8 @@ static int print_table(FILE *f, const struct accounting *a, const struct report_
 			}
 			r = &rows[n_rows - 1];
 		}
-		r->on_cpu_ns += sel[i]->total_ns;
-		r->energy_uj += sel[i]->cpu_uj + sel[i]->ram_uj;
+		r->on_cpu_ns += sel[i].ns;
+		r->energy_uj += sel[i].uj;
 	}
 	if (others)
 		snprintf(rows[n_rows - 1].label, sizeof(rows[0].label), "(%zu others)", others);

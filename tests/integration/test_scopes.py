@@ -130,6 +130,12 @@ class Scopes(TempDirTest):
             kwh = float(em[e]["energy_consumed"])
             self.assertAlmostEqual(kwh, by_exp[e] / 3.6e12, delta=kwh * 1e-9)
             self.assertEqual(em[e]["tracking_mode"], "process")
+        # the terminal table of each experiment shows the same total as its emissions.csv row
+        for e in ("exp-a", "exp-b"):
+            section = r.stdout[r.stdout.index("experiment %s:" % e):]
+            total = [l for l in section.splitlines() if "EXPERIMENT TOTAL" in l][0]
+            self.assertAlmostEqual(float(total.split()[3]), float(em[e]["energy_consumed"]) * 3.6e6,
+                                   delta=0.0015)
         # machine totals: every process once, plus idle and unattributed, is all the energy
         machine = sum(int(d["energy_uj"]) for d in r.rows("iv.csv"))
         procs = sum(int(x["cpu_energy_uj"]) + int(x["ram_energy_uj"]) for x in rows)
