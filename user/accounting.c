@@ -24,15 +24,12 @@ int accounting__init(struct accounting *a, int n_slots, const int *slot_pkg, int
 	a->n_pkgs = n_pkgs;
 	a->slot_pkg = malloc(sizeof(int) * (size_t)n_slots);
 	a->pkg_ncpus = malloc(sizeof(int) * (size_t)n_pkgs);
-	a->prev_idle_ns = calloc((size_t)n_slots, sizeof(uint64_t));
 	a->prev_lost_ns = calloc((size_t)n_slots, sizeof(uint64_t));
-	a->iv_idle_pkg_ns = calloc((size_t)n_pkgs, sizeof(uint64_t));
 	a->iv_lost_pkg_ns = calloc((size_t)n_pkgs, sizeof(uint64_t));
 	a->iv_busy_pkg_ns = calloc((size_t)n_pkgs, sizeof(uint64_t));
 	a->table_cap = 1024;
 	a->table = calloc(a->table_cap, sizeof(size_t));
-	if (!a->slot_pkg || !a->pkg_ncpus || !a->prev_idle_ns || !a->prev_lost_ns ||
-	    !a->iv_idle_pkg_ns || !a->iv_lost_pkg_ns || !a->iv_busy_pkg_ns || !a->table) {
+	if (!a->slot_pkg || !a->pkg_ncpus || !a->prev_lost_ns || !a->iv_lost_pkg_ns || !a->iv_busy_pkg_ns || !a->table) {
 		accounting__free(a);
 		return -ENOMEM;
 	}
@@ -57,9 +54,7 @@ void accounting__free(struct accounting *a)
 	free(a->table);
 	free(a->slot_pkg);
 	free(a->pkg_ncpus);
-	free(a->prev_idle_ns);
 	free(a->prev_lost_ns);
-	free(a->iv_idle_pkg_ns);
 	free(a->iv_lost_pkg_ns);
 	free(a->iv_busy_pkg_ns);
 	memset(a, 0, sizeof(*a));
@@ -155,21 +150,17 @@ int accounting__update(struct accounting *a, const struct tracer_snapshot *s,
 	a->last_mono_ns = s->mono_ns;
 	a->drops = s->drops;
 	a->iv_lost_ns = 0;
-	memset(a->iv_idle_pkg_ns, 0, sizeof(uint64_t) * (size_t)a->n_pkgs);
 	memset(a->iv_lost_pkg_ns, 0, sizeof(uint64_t) * (size_t)a->n_pkgs);
 	memset(a->iv_busy_pkg_ns, 0, sizeof(uint64_t) * (size_t)a->n_pkgs);
 	for (int slot = 0; slot < a->n_slots; slot++) {
-		uint64_t idle = counter_step(a->prev_idle_ns[slot], s->idle_ns[slot]);
 		uint64_t lost = counter_step(a->prev_lost_ns[slot], s->lost_ns[slot]);
 		int pkg = a->slot_pkg[slot];
 
-		a->prev_idle_ns[slot] = s->idle_ns[slot];
 		a->prev_lost_ns[slot] = s->lost_ns[slot];
 		if (baseline)
 			continue;
 		a->iv_lost_ns += lost;
 		if (pkg >= 0) {
-			a->iv_idle_pkg_ns[pkg] += idle;
 			a->iv_lost_pkg_ns[pkg] += lost;
 			a->iv_busy_pkg_ns[pkg] += lost;
 		}

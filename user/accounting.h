@@ -56,8 +56,8 @@ struct accounting {
 	/* machine figures */
 	uint64_t last_mono_ns;  /* snapshot time of the previous update, 0 before the first */
 	uint64_t iv_wall_ns;    /* length of the current interval */
-	uint64_t *prev_idle_ns, *prev_lost_ns; /* [slot] */
-	uint64_t *iv_idle_pkg_ns, *iv_lost_pkg_ns, *iv_busy_pkg_ns; /* [package] */
+	uint64_t *prev_lost_ns; /* [slot] */
+	uint64_t *iv_lost_pkg_ns, *iv_busy_pkg_ns; /* [package] */
 	uint64_t iv_lost_ns;
 	struct domain_split splits[ENERGY_MAX_READINGS];
 	int n_splits;

@@ -269,17 +269,15 @@ int tracer__snapshot(struct tracer *t, struct tracer_snapshot *s)
 		free(cpus);
 		return err;
 	}
-	if (!s->idle_ns) {
-		s->idle_ns = calloc(np, sizeof(uint64_t));
+	if (!s->lost_ns) {
 		s->lost_ns = calloc(np, sizeof(uint64_t));
-		if (!s->idle_ns || !s->lost_ns) {
+		if (!s->lost_ns) {
 			free(cpus);
 			return -ENOMEM;
 		}
 	}
 	s->drops = s->switches = 0;
 	for (size_t i = 0; i < np; i++) {
-		s->idle_ns[i] = cpus[i].idle_ns;
 		s->lost_ns[i] = cpus[i].lost_ns;
 		s->drops += cpus[i].drops;
 		s->switches += cpus[i].switches;
@@ -325,7 +323,6 @@ int tracer__snapshot(struct tracer *t, struct tracer_snapshot *s)
 void tracer_snapshot__free(struct tracer_snapshot *s)
 {
 	free(s->procs);
-	free(s->idle_ns);
 	free(s->lost_ns);
 	free(s->keys_buf);
 	free(s->vals_buf);

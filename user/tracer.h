@@ -34,7 +34,6 @@ struct tracer_snapshot {
 	uint64_t mono_ns;      /* CLOCK_MONOTONIC when every CPU's slice was closed */
 	size_t n;
 	struct tracer_proc *procs;
-	uint64_t *idle_ns;     /* [slot] cumulative idle ns */
 	uint64_t *lost_ns;     /* [slot] cumulative ns not charged for lack of map space */
 	uint64_t drops;        /* all CPUs: failed map inserts */
 	uint64_t switches;     /* all CPUs: sched_switch events seen */

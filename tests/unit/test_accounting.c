@@ -16,14 +16,13 @@ struct fake {
 	struct tracer_snapshot s;
 	struct tracer_proc procs[4];
 	uint64_t ns[4][2];
-	uint64_t idle[2], lost[2];
+	uint64_t lost[2];
 };
 
 static void fake_init(struct fake *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->s.procs = f->procs;
-	f->s.idle_ns = f->idle;
 	f->s.lost_ns = f->lost;
 	for (int i = 0; i < 4; i++) {
 		f->procs[i].key.tgid = (uint32_t)(100 + i);
@@ -59,7 +58,6 @@ static void deltas_per_package(void **state)
 	f.ns[0][0] = 800;
 	f.ns[0][1] = 200;
 	f.ns[1][1] = 700;
-	f.idle[0] = 50;
 	update(&a, &f, 2000000000, 0);
 	assert_int_equal(a.iv_wall_ns, 1000000000);
 	assert_int_equal(a.n_active, 2);
@@ -68,7 +66,6 @@ static void deltas_per_package(void **state)
 	assert_int_equal(accounting__find(&a, &f.procs[1].key)->iv_ns, 700);
 	assert_int_equal(accounting__busy_ns(&a)[0], 300);
 	assert_int_equal(accounting__busy_ns(&a)[1], 900);
-	assert_int_equal(a.iv_idle_pkg_ns[0], 50);
 	accounting__free(&a);
 }
 
@@ -135,7 +132,7 @@ static void many_processes_grow_the_table(void **state)
 {
 	struct accounting a;
 	struct tracer_snapshot s = { 0 };
-	uint64_t idle[2] = { 0 }, lost[2] = { 0 };
+	uint64_t lost[2] = { 0 };
 	struct cb_task_key *forget;
 	size_t n;
 	enum { N = 5000 };
@@ -143,7 +140,6 @@ static void many_processes_grow_the_table(void **state)
 
 	(void)state;
 	s.procs = calloc(N, sizeof(*s.procs));
-	s.idle_ns = idle;
 	s.lost_ns = lost;
 	s.n = N;
 	assert_int_equal(accounting__init(&a, 2, slot_pkg, 2, pkg_ncpus), 0);
