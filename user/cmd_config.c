@@ -78,7 +78,7 @@ static int print_effective(void)
 	ret = config__load(&c, NULL, NULL, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "carbonbpf: config: %s\n", *err ? err : strerror(-ret));
-		return 1;
+		return ret == -EINVAL ? 2 : 1; /* a configuration error, as monitor and detect say */
 	}
 	keys = config_keys(&n);
 	for (size_t i = 0; i < n; i++) {
@@ -148,7 +148,7 @@ static int set_key(const char *arg, bool global)
 	if (ret) {
 		fprintf(stderr, "carbonbpf: config: %s\n", *err ? err : strerror(-ret));
 		free(key);
-		return 1;
+		return ret == -EINVAL ? 2 : 1;
 	}
 	k = config_key_find(key);
 	config__format_value(k, eq + 1, val, sizeof(val));

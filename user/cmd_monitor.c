@@ -1,4 +1,5 @@
 /* `carbonbpf monitor`: options and configuration turned into a monitor run. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -167,50 +168,114 @@ static void warn_if_readable(const struct config *c, const char *key)
 		pr_warn("%s holds %s and other users can read it: chmod 600 %s", path, key, path);
 }
 
-/* api_flag: 1 --api, -1 --no-api, 0 neither. */
-static int opts_from_config(struct config *c, struct monitor_opts *mo, int api_flag)
+/* True when key was set somewhere (a file, the environment, a flag), not by default. */
+static bool configured(const struct config *c, const char *key)
 {
 	struct cfg_where w;
+
+	return config__get(c, key, &w) && w.origin != CFG_DEFAULT;
+}
+
+/*
+ * Reads an optional number into *out when set, checking it lies in [min, max]. Returns
+ * 0 (set or unset) or 2 after one message naming where the value came from.
+ */
+static int number_in_range(const struct config *c, const char *key, double min, double max,
+			   double *out, bool *set)
+{
+	struct cfg_where w;
+	char err[512];
+	double d;
+
+	if (config__get_double(c, key, &d, err, sizeof(err)))
+		return 0; /* unset; malformed values were rejected at load */
+	if (!(d >= min && d <= max)) {
+		config__get(c, key, &w);
+		pr_err("%s: %s = %g is out of range (%g to %g)", w.text, key, d, min, max);
+		return 2;
+	}
+	*out = d;
+	if (set)
+		*set = true;
+	return 0;
+}
+
+static bool is_uuid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* The API settings, checked before anything is measured. Returns 0 or 2. */
+static int api_from_config(const struct config *c, struct monitor_opts *mo)
+{
+	const char *ep = cfg_text(c, "api_endpoint");
+	char err[512];
+	long l;
+
+	/* Like `codecarbon monitor`: an upload every 30 measurements unless configured. */
+	mo->api_call_interval = 30;
+	if (configured(c, "api_call_interval") && !config__get_int(c, "api_call_interval", &l, err, sizeof(err)))
+		mo->api_call_interval = l;
+	if (mo->api_call_interval == 0 || mo->api_call_interval < -1) {
+		pr_err("api_call_interval must be -1 (only at the end) or > 0 (got %ld)", mo->api_call_interval);
+		return 2;
+	}
+	if (strncasecmp(ep, "http://", 7) && strncasecmp(ep, "https://", 8)) {
+		pr_err("api_endpoint '%s' is not an http:// or https:// URL", ep);
+		return 2;
+	}
+	for (int b = -1; b < mo->scopes->n_exp; b++) {
+		const char *id = b < 0 ? mo->machine_experiment_id : mo->scopes->experiments[b];
+
+		if (b < 0 && mo->scopes->n_exp)
+			continue; /* the machine run is uploaded only when no scope is given */
+		if (!is_uuid(id)) {
+			pr_err("experiment id '%s' is not a UUID: the CodeCarbon API needs the id of an "
+			       "existing experiment (carbonbpf login creates one)", id);
+			return 2;
+		}
+	}
+	mo->upload.spool_dir = cfg_text(c, "spool_dir");
+	mo->upload.endpoint = ep;
+	mo->upload.api_key = cfg_text(c, "api_key");
+	mo->upload.ca_file = config__get(c, "api_ca_file", NULL);
+	mo->upload.timeout_s = 2;
+	if (!config__get_int(c, "api_timeout_secs", &l, err, sizeof(err)))
+		mo->upload.timeout_s = l;
+	warn_if_readable(c, "api_key");
+	return 0;
+}
+
+/* Fills everything that comes from the configuration. Returns 0, 1 or 2 (usage/config error). */
+static int opts_from_config(struct config *c, struct monitor_opts *mo)
+{
 	char err[512] = "";
 	bool flag = false;
 	enum log_level lvl;
-	double d;
+	double forced;
 	bool b;
-	long l;
 	int r;
 
-	{
-		struct cfg_where w;
-
-		/* Like `codecarbon monitor`, quiet unless a log level is asked for. */
-		if (config__get(c, "log_level", &w) && w.origin != CFG_DEFAULT &&
-		    !log_parse_level(cfg_text(c, "log_level"), &lvl))
-			log_set_level(lvl);
-	}
+	/* Like `codecarbon monitor`, quiet unless a log level is asked for. */
+	if (configured(c, "log_level") && !log_parse_level(cfg_text(c, "log_level"), &lvl))
+		log_set_level(lvl);
+	/* `codecarbon monitor` measures every 10 s unless configured (its tracker: 15). */
 	mo->measure_power_secs = MONITOR_DEFAULT_MEASURE_SECS;
-	{
-		struct cfg_where w;
-
-		if (config__get(c, "measure_power_secs", &w) && w.origin != CFG_DEFAULT &&
-		    !config__get_double(c, "measure_power_secs", &d, err, sizeof(err)))
-			mo->measure_power_secs = d;
-	}
-	if (mo->measure_power_secs < 0.05 || mo->measure_power_secs > 86400) {
-		pr_err("measure_power_secs must be between 0.05 and 86400 seconds (got %g)",
-		       mo->measure_power_secs);
+	if (configured(c, "measure_power_secs") &&
+	    number_in_range(c, "measure_power_secs", 0.05, 86400, &mo->measure_power_secs, NULL))
 		return 2;
-	}
 	mo->output_dir = cfg_text(c, "output_dir");
 	if (!mo->output_dir[0])
 		mo->output_dir = ".";
 	mo->output_file = cfg_text(c, "output_file");
 	mo->processes_file = cfg_text(c, "processes_file");
-	if (!mo->output_file[0] || !mo->processes_file[0] || strchr(mo->output_file, '/') ||
-	    strchr(mo->processes_file, '/')) {
-		pr_err("output_file and processes_file must be plain file names (use --output-dir "
-		       "for the directory)");
-		return 2;
-	}
 	mo->csv_mode = strcasecmp(cfg_text(c, "on_csv_write"), "update") ? CSV_APPEND : CSV_UPDATE;
 	if (idle_policy_parse(cfg_text(c, "idle_policy"), &mo->idle_policy)) {
 		pr_err("idle_policy must be busy or capacity (got '%s')", cfg_text(c, "idle_policy"));
@@ -226,16 +291,15 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, int api_f
 		mo->energy.prefer_psys = b;
 	if (!config__get_bool(c, "force_mode_cpu_load", &b, err, sizeof(err)))
 		mo->energy.force_model = b;
-	if (!config__get_double(c, "force_cpu_power", &d, err, sizeof(err)))
-		mo->energy.force_cpu_power_w = d;
-	if (!config__get_double(c, "force_ram_power", &d, err, sizeof(err)))
-		mo->energy.force_ram_power_w = d;
+	/* Figures beyond these are typos, and would overflow the sums. */
 	mo->pue = 1.0;
-	if (!config__get_double(c, "pue", &d, err, sizeof(err)))
-		mo->pue = d;
 	mo->wue = 0;
-	if (!config__get_double(c, "wue", &d, err, sizeof(err)))
-		mo->wue = d;
+	if (number_in_range(c, "force_cpu_power", 0.001, 1e6, &mo->energy.force_cpu_power_w, NULL) ||
+	    number_in_range(c, "force_ram_power", 0.001, 1e6, &mo->energy.force_ram_power_w, NULL) ||
+	    number_in_range(c, "pue", 1.0, 10.0, &mo->pue, NULL) ||
+	    number_in_range(c, "wue", 0, 1000, &mo->wue, NULL) ||
+	    number_in_range(c, "force_carbon_intensity_g_co2e_kwh", 0, 1e5, &forced, NULL))
+		return 2;
 	mo->machine_experiment_id = cfg_text(c, "experiment_id");
 	mo->project_name = cfg_text(c, "project_name");
 
@@ -249,35 +313,32 @@ static int opts_from_config(struct config *c, struct monitor_opts *mo, int api_f
 		pr_err("%s", err);
 		return r == -ENOMEM ? 1 : 2;
 	}
-	if (mo->intensity.is_world_default)
-		pr_warn("no country known: using the world average %.0f g CO2eq/kWh (set "
-			"--country-iso-code or country_iso_code)", mo->intensity.g_per_kwh);
+	/* Said once measuring starts, not before an error that stops the run. */
+	mo->warn_no_country = mo->intensity.is_world_default && r == 0;
+	return 0;
+}
 
-	/* API upload: asked by --api, save_to_api or output_methods; --no-api wins. */
-	b = false;
-	config__get_bool(c, "save_to_api", &b, err, sizeof(err));
-	if (config__get(c, "output_methods", &w) && w.origin != CFG_DEFAULT)
-		b = list_has(cfg_text(c, "output_methods"), "api");
-	mo->api = api_flag > 0 || (b && api_flag == 0);
-	if (!mo->api)
-		return 0;
-	/* Like `codecarbon monitor`: an upload every 30 measurements unless configured. */
-	mo->api_call_interval = 30;
-	if (config__get(c, "api_call_interval", &w) && w.origin != CFG_DEFAULT &&
-	    !config__get_int(c, "api_call_interval", &l, err, sizeof(err)))
-		mo->api_call_interval = l;
-	if (mo->api_call_interval == 0 || mo->api_call_interval < -1) {
-		pr_err("api_call_interval must be -1 (only at the end) or > 0 (got %ld)", mo->api_call_interval);
-		return 2;
+/* The output files must be distinct plain names. Returns 0 or 2. */
+static int check_output_names(const struct monitor_opts *mo)
+{
+	const char *names[3] = { mo->output_file, mo->processes_file, mo->intervals_file };
+
+	for (int i = 0; i < 3; i++) {
+		if (!names[i])
+			continue;
+		if (!names[i][0] || strchr(names[i], '/') || !strcmp(names[i], ".") || !strcmp(names[i], "..")) {
+			pr_err("output file name '%s' must be a plain file name (use --output-dir for the "
+			       "directory)", names[i]);
+			return 2;
+		}
+		for (int j = 0; j < i; j++) {
+			if (names[j] && !strcmp(names[i], names[j])) {
+				pr_err("two outputs are both named '%s': give the emissions, processes and "
+				       "intervals files different names", names[i]);
+				return 2;
+			}
+		}
 	}
-	mo->upload.spool_dir = cfg_text(c, "spool_dir");
-	mo->upload.endpoint = cfg_text(c, "api_endpoint");
-	mo->upload.api_key = cfg_text(c, "api_key");
-	mo->upload.ca_file = config__get(c, "api_ca_file", NULL);
-	mo->upload.timeout_s = 2;
-	if (!config__get_int(c, "api_timeout_secs", &l, err, sizeof(err)))
-		mo->upload.timeout_s = l;
-	warn_if_readable(c, "api_key");
 	return 0;
 }
 
@@ -382,13 +443,17 @@ int cmd_monitor(int argc, char **argv)
 			continue;
 		}
 		switch (opt) {
-		case OPT_DURATION:
-			mo.duration_secs = strtod(optarg, NULL);
-			if (mo.duration_secs <= 0) {
-				pr_err("--duration needs a number of seconds > 0 (got '%s')", optarg);
+		case OPT_DURATION: {
+			char *end;
+
+			errno = 0;
+			mo.duration_secs = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(mo.duration_secs > 0 && mo.duration_secs <= 1e9)) {
+				pr_err("--duration needs a number of seconds from 0 to 1e9 (got '%s')", optarg);
 				goto out;
 			}
 			break;
+		}
 		case OPT_INTERVALS_FILE:
 			mo.intervals_file = optarg;
 			break;
@@ -457,8 +522,16 @@ int cmd_monitor(int argc, char **argv)
 			goto out;
 		}
 		mo.cmd = &argv[optind];
+		if (!mo.cmd[0][0]) {
+			pr_err("the command after -- is empty");
+			goto out;
+		}
+	} else if (optind > 1 && !strcmp(argv[optind - 1], "--")) {
+		pr_err("nothing after --: give the command to run, or leave -- out to measure the "
+		       "whole machine");
+		goto out;
 	}
-	if ((rc = opts_from_config(cfg, &mo, api_flag)))
+	if ((rc = opts_from_config(cfg, &mo)) || (rc = check_output_names(&mo)))
 		goto out;
 	rc = 2;
 	{
@@ -482,6 +555,18 @@ int cmd_monitor(int argc, char **argv)
 		}
 	}
 	mo.scopes = scopes;
+	{
+		bool b = false;
+		char e[256];
+
+		/* API upload: asked by --api, save_to_api or output_methods; --no-api wins. */
+		config__get_bool(cfg, "save_to_api", &b, e, sizeof(e));
+		if (configured(cfg, "output_methods"))
+			b = list_has(cfg_text(cfg, "output_methods"), "api");
+		mo.api = api_flag > 0 || (b && api_flag == 0);
+		if (mo.api && api_from_config(cfg, &mo))
+			goto out;
+	}
 	err = monitor_run(&mo, &exit_code);
 	rc = err ? 1 : exit_code;
 out:

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 extern char **environ;
@@ -53,8 +54,8 @@ static const struct cfg_key keys[] = {
 	  "measurements per API upload; -1: only at the end" },
 	{ "project_name", "codecarbon", CFG_T_STRING, NULL, U, "project_name CSV column" },
 	{ "experiment_name", "base", CFG_T_STRING, NULL, 0, "experiment label" },
-	{ "tracking_mode", "machine", CFG_T_ENUM, "machine|process", U,
-	  "tracking_mode reported in CSV and API" },
+	{ "tracking_mode", "machine", CFG_T_ENUM, "machine|process", 0,
+	  "machine or process; carbonbpf reports process for a scope, machine without one" },
 	{ "log_level", "info", CFG_T_ENUM, "debug|info|warning|error|critical", U | CFG_F_ICASE,
 	  "log threshold" },
 	{ "logger_preamble", "", CFG_T_STRING, NULL, 0, "log message prefix" },
@@ -845,6 +846,12 @@ static int load_file(struct config *c, size_t *cap, const char *path, enum cfg_o
 	err = read_file(path, &text, &len, &st);
 	if (err == -ENOENT)
 		return 0;
+	if (err == -EACCES && stat(path, &st) && errno == EACCES) {
+		/* A directory on the way cannot be searched (HOME of another user): whether the
+		 * file exists cannot be told, so it is skipped as CodeCarbon would, but said. */
+		pr_warn("cannot look for %s (%s): skipped", path, strerror(EACCES));
+		return 0;
+	}
 	if (err) {
 		errf(errbuf, errlen, "%s: cannot read: %s", path, strerror(-err));
 		return err;

@@ -156,10 +156,21 @@ int csv_format_double(char *buf, size_t size, double v)
 	 * glibc's %e is correctly rounded, so the first precision whose output reads back as
 	 * v gives the same shortest digits as Python's repr (David Gay's dtoa mode 0).
 	 */
-	for (prec = 1; prec <= 17; prec++) {
+	{
+		/* Round-tripping is monotonic in the precision: binary search 1..17. */
+		int lo = 1, hi = 17;
+
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			snprintf(tmp, sizeof(tmp), "%.*e", mid - 1, v);
+			if (strtod(tmp, NULL) == v)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		prec = lo;
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
 	}
 	/* tmp is "[-]d[.ddd]e[+-]xx" */
 	p = tmp;

@@ -311,8 +311,8 @@ static int write_interval_rows(struct monitor *m)
 			.on_cpu_s = (double)p->iv_ns / 1e9,
 			.cpu_energy_uj = p->iv_cpu_uj,
 			.ram_energy_uj = p->iv_ram_uj,
-			.cpu_energy_kwh = uj_to_kwh(p->iv_cpu_uj),
-			.ram_energy_kwh = uj_to_kwh(p->iv_ram_uj),
+			.cpu_energy_kwh = uj_to_kwh(p->iv_cpu_uj) * o->pue,
+			.ram_energy_kwh = uj_to_kwh(p->iv_ram_uj) * o->pue,
 			.emissions_kg = carbon_kg(uj_to_kwh(uj) * o->pue, o->intensity.g_per_kwh),
 			.intensity_g_per_kwh = o->intensity.g_per_kwh,
 			.intensity_source = o->intensity.source,
@@ -515,8 +515,9 @@ static void run_totals(const struct monitor *m, int bit, double elapsed_s, struc
 	t->gpu_energy_kwh = 0; /* GPUs are not measured; CodeCarbon sends 0 without one */
 	t->energy_consumed_kwh = t->cpu_energy_kwh + t->ram_energy_kwh;
 	t->emissions_kg = carbon_kg(t->energy_consumed_kwh, o->intensity.g_per_kwh);
-	t->cpu_power_w = elapsed_s > 0 ? t->cpu_energy_kwh * 3.6e6 / elapsed_s : 0;
-	t->ram_power_w = elapsed_s > 0 ? t->ram_energy_kwh * 3.6e6 / elapsed_s : 0;
+	/* Powers are what the hardware drew: PUE applies to energy, as CodeCarbon. */
+	t->cpu_power_w = elapsed_s > 0 ? (double)cpu_uj / 1e6 / elapsed_s : 0;
+	t->ram_power_w = elapsed_s > 0 ? (double)ram_uj / 1e6 / elapsed_s : 0;
 	t->gpu_power_w = NAN;
 	t->cpu_utilization_percent = m->capacity_ns ? 100.0 * (double)m->busy_ns / (double)m->capacity_ns : NAN;
 	t->gpu_utilization_percent = NAN;
@@ -689,23 +690,38 @@ static int write_emissions(struct monitor *m)
 	return 0;
 }
 
-/* Checks that files can be created in dir, without leaving one behind. */
-static int probe_output_dir(const char *dir)
+/*
+ * Checks, before measuring, that the outputs can be written: files can be created in the
+ * directory (without leaving one behind), and no output name is taken by something that
+ * is not a regular file.
+ */
+static int check_outputs(const struct monitor_opts *o)
 {
+	const char *names[3] = { o->output_file, o->processes_file, o->intervals_file };
 	char path[4096];
+	struct stat st;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/.carbonbpf-probe-XXXXXX", dir);
+	snprintf(path, sizeof(path), "%s/.carbonbpf-probe-XXXXXX", o->output_dir);
 	fd = mkstemp(path);
 	if (fd < 0) {
 		int err = -errno;
 
 		pr_err("output directory %s is not writable: %s. Create it or choose another with "
-		       "--output-dir", dir, strerror(errno));
+		       "--output-dir", o->output_dir, strerror(errno));
 		return err;
 	}
 	close(fd);
 	unlink(path);
+	for (int i = 0; i < 3; i++) {
+		if (!names[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", o->output_dir, names[i]);
+		if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
+			pr_err("%s exists and is not a regular file: remove it or choose another name", path);
+			return -EEXIST;
+		}
+	}
 	return 0;
 }
 
@@ -745,15 +761,21 @@ static int setup(struct monitor *m)
 {
 	const struct monitor_opts *o = m->o;
 	struct tracer_opts to = { 0 };
-	char errbuf[512];
+	char errbuf[512], path[4096];
+	struct stat st;
 	int *slot_pkg = NULL, err;
 
+	snprintf(path, sizeof(path), "%s/stat", o->procfs_root);
+	if (stat(path, &st)) {
+		pr_err("%s is not a procfs (no %s): check --procfs-root", o->procfs_root, path);
+		return -ENOENT;
+	}
 	err = topology__load(&m->topo, o->sysfs_root, o->procfs_root);
 	if (err) {
 		pr_err("cannot read the CPU topology under %s: %s", o->sysfs_root, strerror(-err));
 		return err;
 	}
-	if ((err = probe_output_dir(o->output_dir)) || (err = check_scopes(o)))
+	if ((err = check_outputs(o)) || (err = check_scopes(o)))
 		return err;
 	to.n_possible = m->topo.n_possible;
 	to.online = m->topo.online;
@@ -897,6 +919,9 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		close(release_fd);
 		release_fd = -1;
 	}
+	if (o->warn_no_country)
+		pr_warn("no country known: using the world average %.0f g CO2eq/kWh (set "
+			"--country-iso-code or country_iso_code)", o->intensity.g_per_kwh);
 	pr_info("measuring every %.3g s with %s (%s)", o->measure_power_secs,
 		tracer__attach_mode(m.tracer), energy__describe(m.energy));
 	if (o->duration_secs > 0)

@@ -26,6 +26,7 @@ struct monitor_opts {
 	const char *sysfs_root, *procfs_root;
 	struct energy_opts energy;
 	struct carbon_intensity intensity;
+	bool warn_no_country;          /* intensity is the world average for lack of a country */
 	const char *project_name;
 	const char *machine_experiment_id; /* experiment_id of the machine row (no scope given) */
 	double pue, wue;

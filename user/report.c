@@ -99,7 +99,8 @@ static int print_table(FILE *f, const struct accounting *a, const struct report_
 		r->energy_uj += sel[i].uj;
 	}
 	if (others)
-		snprintf(rows[n_rows - 1].label, sizeof(rows[0].label), "(%zu others)", others);
+		snprintf(rows[n_rows - 1].label, sizeof(rows[0].label), "(%zu other%s)", others,
+			 others == 1 ? "" : "s");
 	if (bit < 0) {
 		rows[n_rows].pid = -1;
 		snprintf(rows[n_rows].label, sizeof(rows[0].label), "(idle)");

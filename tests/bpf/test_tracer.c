@@ -114,10 +114,12 @@ static void running_slice_is_counted(enum tracer_attach mode)
 	printf("spinner: %.1f ms on CPU (kernel: %.1f ms) over %.1f ms wall\n", (b - a) / 1e6,
 	       (kb - ka) / 1e6, (t1 - t0) / 1e6);
 	assert_true(kb - ka > 100000000);
-	assert_true(b - a <= (t1 - t0) + 2000000);
-	/* Within 2% (+2 ms for the reads not being simultaneous) of the kernel's figure. */
-	assert_true((double)(b - a) > (double)(kb - ka) * 0.98 - 2e6);
-	assert_true((double)(b - a) < (double)(kb - ka) * 1.02 + 2e6);
+	/* The kernel's runtime of a running task is brought up to date at scheduler ticks, so
+	 * each snapshot may lag by up to one tick (4 ms at HZ=250). */
+	assert_true(b - a <= (t1 - t0) + 10000000);
+	/* Within 2% (+ a tick for the reads not being simultaneous) of the kernel's figure. */
+	assert_true((double)(b - a) > (double)(kb - ka) * 0.98 - 1e7);
+	assert_true((double)(b - a) < (double)(kb - ka) * 1.02 + 1e7);
 	tracer_snapshot__free(&s);
 	tracer__close(t);
 }

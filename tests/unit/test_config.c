@@ -659,8 +659,9 @@ static void cmd_set_round_trip(void **state)
 	assert_int_equal(stat(".codecarbon.config", &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 
-	assert_int_equal(run(3, bad_key), 1);
-	assert_int_equal(run(3, bad_val), 1);
+	/* A bad key or value is a usage error (2), as monitor and detect say. */
+	assert_int_equal(run(3, bad_key), 2);
+	assert_int_equal(run(3, bad_val), 2);
 	text = read_text(".codecarbon.config");
 	assert_string_equal(text, want);
 	free(text);
@@ -742,9 +743,9 @@ static void cmd_prints_effective_config_masked(void **state)
 	assert_non_null(line_of(out, "spool_dir"));
 	free(out);
 
-	/* A bad local file: exit 1. */
+	/* A bad local file: exit 2, as monitor and detect. */
 	write_text(".codecarbon.config", "[codecarbon]\npue = abc\n");
-	assert_int_equal(run_captured(1, argv, &out), 1);
+	assert_int_equal(run_captured(1, argv, &out), 2);
 	free(out);
 }
 
