@@ -26,7 +26,6 @@
 #define UJ_PER_KWH 3.6e12
 
 static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t child_exited;
 
 static void on_stop_signal(int sig)
 {
@@ -35,10 +34,10 @@ static void on_stop_signal(int sig)
 	stop_requested = sig;
 }
 
+/* Only there to interrupt the sleep when the command ends; waitpid tells the rest. */
 static void on_sigchld(int sig)
 {
 	(void)sig;
-	child_exited = 1;
 }
 
 struct monitor {
@@ -57,7 +56,6 @@ struct monitor {
 	struct uploader *uploader;    /* NULL: no API upload */
 	struct uploader_run *runs[SCOPE_MAX_EXPERIMENTS];
 	struct emission_state sent[SCOPE_MAX_EXPERIMENTS];
-	time_t start_wall;
 	pid_t child;
 	int child_status;
 	uint64_t tree_bits;           /* experiments followed as process trees */
@@ -71,41 +69,44 @@ struct monitor {
 int descendants_of(const pid_t *roots, int n_roots, const pid_t *pid, const pid_t *ppid,
 		   size_t n, pid_t **out, size_t *n_out)
 {
-	size_t have = 0, cap = (size_t)n_roots + 16;
-	pid_t *set = malloc(cap * sizeof(*set));
+	pid_t max = 0;
+	size_t have = 0;
 	bool grew = true;
+	char *in;
+	pid_t *set;
 
-	if (!set)
-		return -ENOMEM;
 	for (int i = 0; i < n_roots; i++)
-		set[have++] = roots[i];
-	/* Fixed point: a process whose parent is in the set joins it (order of pids is not
-	 * the order of birth once pids wrap, so one pass is not enough). */
+		max = roots[i] > max ? roots[i] : max;
+	for (size_t i = 0; i < n; i++) {
+		max = pid[i] > max ? pid[i] : max;
+		max = ppid[i] > max ? ppid[i] : max;
+	}
+	in = calloc((size_t)max + 1, 1);
+	set = malloc(((size_t)n_roots + n) * sizeof(*set));
+	if (!in || !set) {
+		free(in);
+		free(set);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n_roots; i++) {
+		if (roots[i] > 0 && !in[roots[i]]) {
+			in[roots[i]] = 1;
+			set[have++] = roots[i];
+		}
+	}
+	/* Fixed point: a process whose parent is in the set joins it (pids are not in birth
+	 * order once they wrap, so one pass is not enough). */
 	while (grew) {
 		grew = false;
 		for (size_t i = 0; i < n; i++) {
-			bool in = false, parent_in = false;
-
-			for (size_t j = 0; j < have; j++) {
-				in |= set[j] == pid[i];
-				parent_in |= set[j] == ppid[i];
-			}
-			if (in || !parent_in)
+			if (pid[i] <= 0 || in[pid[i]] || ppid[i] <= 0 || !in[ppid[i]])
 				continue;
-			if (have == cap) {
-				pid_t *ns = realloc(set, cap * 2 * sizeof(*ns));
-
-				if (!ns) {
-					free(set);
-					return -ENOMEM;
-				}
-				set = ns;
-				cap *= 2;
-			}
+			in[pid[i]] = 1;
 			set[have++] = pid[i];
 			grew = true;
 		}
 	}
+	free(in);
 	*out = set;
 	*n_out = have;
 	return 0;
@@ -882,7 +883,7 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 	int release_fd = -1, err, api_err = 0;
 
 	*exit_code = 0;
-	stop_requested = child_exited = 0;
+	stop_requested = 0;
 	m.clk_tck = sysconf(_SC_CLK_TCK);
 	install_signals();
 	if ((err = setup(&m)))
@@ -909,7 +910,6 @@ int monitor_run(const struct monitor_opts *o, int *exit_code)
 		goto out;
 	if (o->api && (err = start_uploads(&m)))
 		goto out;
-	m.start_wall = time(NULL);
 	if ((err = measure(&m))) /* baseline: the run starts here */
 		goto out;
 	m.start_mono_ns = m.acc.last_mono_ns;
