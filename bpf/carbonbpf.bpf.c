@@ -32,6 +32,16 @@ struct {
 	__type(value, struct cb_cpu_state);
 } cpu_state SEC(".maps");
 
+/*
+ * Keys whose task_info was created or changed (exec, exit, cgroup move, seeding), so that
+ * userspace reads only those entries each interval instead of the whole map. A full ring
+ * is counted (events_lost) and userspace then reads the whole map once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CB_INFO_EVENTS_BYTES);
+} info_events SEC(".maps");
+
 /* tgid -> scope mask to give to that running process; read by seed_tasks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -69,6 +79,18 @@ static __always_inline void count_drop(void)
 
 	if (st)
 		st->drops++;
+}
+
+static __always_inline void info_changed(struct cb_task_key *key)
+{
+	/* No wakeup: userspace reads the ring on its own schedule. */
+	if (bpf_ringbuf_output(&info_events, key, sizeof(*key), BPF_RB_NO_WAKEUP)) {
+		__u32 zero = 0;
+		struct cb_cpu_state *st = bpf_map_lookup_elem(&cpu_state, &zero);
+
+		if (st)
+			st->events_lost++;
+	}
 }
 
 static __always_inline void read_comm(struct task_struct *t, char *comm)
@@ -113,7 +135,9 @@ static __noinline void new_task(struct task_struct *t, struct cb_task_key *key, 
 	if (bpf_map_lookup_elem(&task_info, key))
 		return;
 	fill_info(t, &info);
-	if (bpf_map_update_elem(&task_info, key, &info, BPF_NOEXIST) == -E2BIG)
+	if (!bpf_map_update_elem(&task_info, key, &info, BPF_NOEXIST))
+		info_changed(key);
+	else if (!bpf_map_lookup_elem(&task_info, key)) /* not a racing insert: map full */
 		st->drops++;
 }
 
@@ -221,6 +245,8 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	info.ppid = pkey.tgid;
 	if (bpf_map_update_elem(&task_info, &ckey, &info, BPF_ANY))
 		count_drop();
+	else
+		info_changed(&ckey);
 	return 0;
 }
 
@@ -261,6 +287,7 @@ static __always_inline int on_exit(struct task_struct *t)
 	read_comm(t, info->comm);
 	info->exit_ns = bpf_ktime_get_ns();
 	info->flags |= CB_TASK_EXITED;
+	info_changed(&key);
 	return 0;
 }
 
@@ -309,6 +336,7 @@ int seed_tasks(struct bpf_iter__task *ctx)
 		}
 	}
 	__sync_fetch_and_or(&info->scope_mask, *mask);
+	info_changed(&key);
 	seeded++;
 	return 0;
 }
@@ -325,6 +353,7 @@ static __always_inline int on_exec(struct task_struct *t)
 	if (info) {
 		read_comm(t, info->comm);
 		info->uid = BPF_CORE_READ(t, real_cred, uid.val);
+		info_changed(&key);
 	}
 	return 0;
 }
@@ -355,8 +384,10 @@ static __always_inline int on_cgroup_attach(struct task_struct *t)
 
 	task_key_of(t, &key, &pid, false);
 	info = bpf_map_lookup_elem(&task_info, &key);
-	if (info)
+	if (info) {
 		info->cgroup_id = cgroup_of(t);
+		info_changed(&key);
+	}
 	return 0;
 }
 

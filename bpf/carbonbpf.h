@@ -22,6 +22,9 @@ struct cb_task_time {
 
 #define CB_TASK_EXITED 0x1u
 
+/* Size of the ring of changed task_info keys (one struct cb_task_key per change). */
+#define CB_INFO_EVENTS_BYTES (1u << 20)
+
 /* One per process (not per CPU): what userspace cannot look up once it is gone. */
 struct cb_task_info {
 	__u64 cgroup_id;   /* cgroup v2 (default hierarchy) kernfs id, refreshed when it moves */
@@ -41,6 +44,7 @@ struct cb_cpu_state {
 	__u32 valid;         /* start_runtime/cur_pid are known */
 	__u64 lost_ns;      /* cumulative ns that could not be charged (map full) */
 	__u64 drops;        /* cumulative count of failed map inserts */
+	__u64 events_lost;  /* cumulative count of info_events that did not fit the ring */
 	__u64 switches;     /* cumulative count of sched_switch events */
 };
 

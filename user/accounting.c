@@ -51,6 +51,7 @@ void accounting__free(struct accounting *a)
 	}
 	free(a->procs);
 	free(a->active);
+	free(a->exited);
 	free(a->table);
 	free(a->slot_pkg);
 	free(a->pkg_ncpus);
@@ -136,14 +137,20 @@ int accounting__update(struct accounting *a, const struct tracer_snapshot *s,
 		       struct cb_task_key **forget, size_t *n_forget)
 {
 	bool baseline = a->last_mono_ns == 0;
-	size_t nf = 0;
+	struct cb_task_key *forget_keys = a->exited;
+	size_t nf = a->n_exited;
 
 	*forget = NULL;
 	*n_forget = 0;
+	/* This update's forget list is the last one's exits; a new list starts. */
+	a->exited = NULL;
+	a->n_exited = a->cap_exited = 0;
 	free(a->active);
 	a->active = calloc(s->n + 1, sizeof(*a->active));
-	if (!a->active)
+	if (!a->active) {
+		free(forget_keys);
 		return -ENOMEM;
+	}
 	a->n_active = 0;
 	a->n_splits = 0;
 	a->iv_wall_ns = baseline ? 0 : s->mono_ns - a->last_mono_ns;
@@ -169,8 +176,10 @@ int accounting__update(struct accounting *a, const struct tracer_snapshot *s,
 		const struct tracer_proc *sp = &s->procs[i];
 		struct proc_rec *p = accounting__find(a, &sp->key);
 
-		if (!p && !(p = add_proc(a, &sp->key)))
+		if (!p && !(p = add_proc(a, &sp->key))) {
+			free(forget_keys);
 			return -ENOMEM;
+		}
 		p->forgotten = false;
 		if (sp->has_info) {
 			p->info = sp->info;
@@ -194,20 +203,32 @@ int accounting__update(struct accounting *a, const struct tracer_snapshot *s,
 		p->total_ns += p->iv_ns;
 		if (p->iv_ns)
 			a->active[a->n_active++] = p;
-		if (sp->has_info && (sp->info.flags & CB_TASK_EXITED)) {
-			if (p->exit_seen) {
-				struct cb_task_key *nk = realloc(*forget, (nf + 1) * sizeof(*nk));
+		if (p->has_info && (p->info.flags & CB_TASK_EXITED) && !p->exit_seen) {
+			if (a->n_exited == a->cap_exited) {
+				size_t ncap = a->cap_exited ? a->cap_exited * 2 : 64;
+				struct cb_task_key *ne = realloc(a->exited, ncap * sizeof(*ne));
 
-				if (!nk)
+				if (!ne) {
+					free(forget_keys);
 					return -ENOMEM;
-				*forget = nk;
-				nk[nf++] = p->key;
-				p->forgotten = true;
-				memset(p->prev_ns, 0, sizeof(uint64_t) * (size_t)a->n_slots);
+				}
+				a->exited = ne;
+				a->cap_exited = ncap;
 			}
+			a->exited[a->n_exited++] = p->key;
 			p->exit_seen = true;
 		}
 	}
+	/* Those seen exited last time have been read once more: they may go now. */
+	for (size_t i = 0; i < nf; i++) {
+		struct proc_rec *p = accounting__find(a, &forget_keys[i]);
+
+		if (p) {
+			p->forgotten = true;
+			memset(p->prev_ns, 0, sizeof(uint64_t) * (size_t)a->n_slots);
+		}
+	}
+	*forget = forget_keys;
 	*n_forget = nf;
 	return 0;
 }

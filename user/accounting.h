@@ -62,6 +62,8 @@ struct accounting {
 	struct domain_split splits[ENERGY_MAX_READINGS];
 	int n_splits;
 	uint64_t drops;         /* cumulative failed kernel inserts (from the last snapshot) */
+	struct cb_task_key *exited;  /* seen exited in the last snapshot: forgotten after the next */
+	size_t n_exited, cap_exited;
 	uint64_t total_idle_uj, total_unattributed_uj;
 };
 
@@ -76,9 +78,10 @@ void accounting__free(struct accounting *a);
 /*
  * Takes a snapshot: computes each process's on-CPU ns per package since the previous one
  * and rebuilds the active list. The first call only sets the baseline (no interval).
- * Processes flagged exited in an earlier snapshot are returned in *forget (malloc'ed
- * keys, *n_forget of them) for the caller to drop from the kernel maps: their final
- * slices have long been charged. Returns 0 or -ENOMEM.
+ * Info in the snapshot replaces what the records held (a snapshot carries only the info
+ * that changed). Processes seen exited in the previous snapshot are returned in *forget
+ * (malloc'ed keys, *n_forget of them) for the caller to drop from the kernel maps: their
+ * final slices have been charged and read since. Returns 0 or -ENOMEM.
  */
 int accounting__update(struct accounting *a, const struct tracer_snapshot *s,
 		       struct cb_task_key **forget, size_t *n_forget);

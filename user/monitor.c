@@ -437,13 +437,14 @@ out:
 	return err;
 }
 
-/* True while some tracked process is alive. */
+/* True while some tracked process is alive (as the kernel last told). */
 static bool tracked_alive(const struct monitor *m)
 {
-	for (size_t i = 0; i < m->snap.n; i++) {
-		const struct tracer_proc *p = &m->snap.procs[i];
+	for (size_t i = 0; i < m->acc.n_procs; i++) {
+		const struct proc_rec *p = m->acc.procs[i];
 
-		if ((p->info.scope_mask & m->tree_bits) && !(p->info.flags & CB_TASK_EXITED))
+		if (!p->forgotten && p->has_info && (p->info.scope_mask & m->tree_bits) &&
+		    !(p->info.flags & CB_TASK_EXITED))
 			return true;
 	}
 	return false;

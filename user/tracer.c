@@ -19,6 +19,11 @@ struct tracer {
 	int *online;
 	int n_online;
 	int fd_time, fd_info, fd_cpu, fd_seed;
+	struct ring_buffer *info_ring;  /* keys of changed task_info entries */
+	struct cb_task_key *events;     /* read from the ring since the last snapshot */
+	size_t n_events, cap_events;
+	bool read_all_info;             /* next snapshot reads the whole task_info map */
+	uint64_t events_lost_seen;
 };
 
 uint32_t tracer_default_max_processes(const char *procfs_root)
@@ -109,6 +114,28 @@ static int close_slice_on(struct tracer *t, int cpu)
 	return bpf_prog_test_run_opts(bpf_program__fd(t->skel->progs.flush_cpu), &opts);
 }
 
+/* Ring callback: collects one changed key. */
+static int on_info_event(void *ctx, void *data, size_t size)
+{
+	struct tracer *t = ctx;
+
+	if (size < sizeof(struct cb_task_key))
+		return 0;
+	if (t->n_events == t->cap_events) {
+		size_t ncap = t->cap_events ? t->cap_events * 2 : 256;
+		struct cb_task_key *ne = realloc(t->events, ncap * sizeof(*ne));
+
+		if (!ne) {
+			t->read_all_info = true; /* lost track: read everything instead */
+			return 0;
+		}
+		t->events = ne;
+		t->cap_events = ncap;
+	}
+	memcpy(&t->events[t->n_events++], data, sizeof(struct cb_task_key));
+	return 0;
+}
+
 int tracer__open(struct tracer **out, const struct tracer_opts *o, char *errbuf, size_t errlen)
 {
 	struct tracer *t = calloc(1, sizeof(*t));
@@ -149,6 +176,13 @@ int tracer__open(struct tracer **out, const struct tracer_opts *o, char *errbuf,
 	t->fd_info = bpf_map__fd(t->skel->maps.task_info);
 	t->fd_cpu = bpf_map__fd(t->skel->maps.cpu_state);
 	t->fd_seed = bpf_map__fd(t->skel->maps.seed);
+	t->info_ring = ring_buffer__new(bpf_map__fd(t->skel->maps.info_events), on_info_event, t, NULL);
+	if (!t->info_ring) {
+		err = -errno;
+		snprintf(errbuf, errlen, "cannot open the BPF ring buffer: %s", strerror(-err));
+		goto fail;
+	}
+	t->read_all_info = true;
 	err = attach(t);
 	if (err) {
 		snprintf(errbuf, errlen, "cannot attach to the scheduler tracepoints (%s): %s",
@@ -244,9 +278,48 @@ static long read_map(int fd, size_t key_size, size_t val_size, void **keys, void
 	}
 }
 
+/*
+ * Reads into s the task_info entries that changed since the last snapshot, as the ring
+ * names them; the whole map when the ring overflowed (events_lost grew) or on the first
+ * snapshot. Returns the number of entries or -errno.
+ */
+static long read_infos(struct tracer *t, struct tracer_snapshot *s, uint64_t events_lost)
+{
+	const size_t ks = sizeof(struct cb_task_key), vs = sizeof(struct cb_task_info);
+	size_t n = 0, u = 0;
+	int err;
+
+	t->n_events = 0;
+	err = ring_buffer__consume(t->info_ring);
+	if (err < 0)
+		return err;
+	if (t->read_all_info || events_lost != t->events_lost_seen) {
+		t->read_all_info = false;
+		t->events_lost_seen = events_lost;
+		return read_map(t->fd_info, ks, vs, &s->ikeys_buf, &s->ivals_buf, &s->icap);
+	}
+	qsort(t->events, t->n_events, ks, key_cmp);
+	for (size_t i = 0; i < t->n_events; i++) /* unique keys */
+		if (!u || key_cmp(&t->events[u - 1], &t->events[i]))
+			t->events[u++] = t->events[i];
+	while (s->icap < u)
+		if ((err = grow(&s->ikeys_buf, &s->ivals_buf, &s->icap, ks, vs)))
+			return err;
+	for (size_t i = 0; i < u; i++) {
+		struct cb_task_info *info = (struct cb_task_info *)s->ivals_buf + n;
+
+		/* Gone already (forgotten by userspace): nothing to read. */
+		if (bpf_map_lookup_elem(t->fd_info, &t->events[i], info))
+			continue;
+		((struct cb_task_key *)s->ikeys_buf)[n++] = t->events[i];
+	}
+	return (long)n;
+}
+
 int tracer__snapshot(struct tracer *t, struct tracer_snapshot *s)
 {
 	size_t np = (size_t)t->n_possible, n_time, n_info, n;
+	uint64_t events_lost = 0;
 	struct cb_cpu_state *cpus;
 	struct timespec ts;
 	__u32 zero = 0;
@@ -281,6 +354,7 @@ int tracer__snapshot(struct tracer *t, struct tracer_snapshot *s)
 		s->lost_ns[i] = cpus[i].lost_ns;
 		s->drops += cpus[i].drops;
 		s->switches += cpus[i].switches;
+		events_lost += cpus[i].events_lost;
 	}
 	free(cpus);
 
@@ -289,8 +363,7 @@ int tracer__snapshot(struct tracer *t, struct tracer_snapshot *s)
 	if (r < 0)
 		return (int)r;
 	n_time = (size_t)r;
-	r = read_map(t->fd_info, sizeof(struct cb_task_key), sizeof(struct cb_task_info),
-		     &s->ikeys_buf, &s->ivals_buf, &s->icap);
+	r = read_infos(t, s, events_lost);
 	if (r < 0)
 		return (int)r;
 	n_info = (size_t)r;
@@ -390,6 +463,8 @@ void tracer__close(struct tracer *t)
 		return;
 	for (int i = 0; i < 5; i++)
 		bpf_link__destroy(t->links[i]);
+	ring_buffer__free(t->info_ring);
+	free(t->events);
 	carbonbpf_bpf__destroy(t->skel);
 	free(t->online);
 	free(t);

@@ -26,7 +26,8 @@ struct tracer_opts {
 struct tracer_proc {
 	struct cb_task_key key;
 	struct cb_task_info info;  /* all zero when !has_info */
-	bool has_info;
+	bool has_info;             /* info is new or changed since the last snapshot (or all, on
+				    * the first one): otherwise keep what an earlier one said */
 	const uint64_t *on_cpu_ns; /* n_possible cumulative ns, or NULL: never charged yet */
 };
 
