@@ -353,19 +353,31 @@ static int load_delta(int dfd, unsigned long long seq, struct emission_delta *d)
 	return 0;
 }
 
+/* A DIR stream over directory fd dfd from its start, leaving dfd open; NULL on failure. */
+static DIR *reopen_dir(int dfd)
+{
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 /* Removes every entry of a run directory, the lock last, then the directory itself. */
 static void remove_run_dir(int spool_fd, const char *name, int dfd)
 {
 	DIR *d;
 	struct dirent *e;
-	int fd;
 
 	unlinkat(dfd, RUN_FILE, 0);
-	fd = dup(dfd);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
+	/* reopen_dir rewinds: a dup shares the offset an earlier scan left at the end. */
+	d = reopen_dir(dfd);
 	if (d) {
-		/* A dup shares the offset that an earlier scan left at the end. */
-		rewinddir(d);
 		while ((e = readdir(d))) {
 			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
 			    !strcmp(e->d_name, LOCK_FILE))
@@ -373,8 +385,6 @@ static void remove_run_dir(int spool_fd, const char *name, int dfd)
 			unlinkat(dfd, e->d_name, 0);
 		}
 		closedir(d);
-	} else if (fd >= 0) {
-		close(fd);
 	}
 	unlinkat(dfd, LOCK_FILE, 0);
 	if (unlinkat(spool_fd, name, AT_REMOVEDIR) && errno != ENOENT)
@@ -687,18 +697,13 @@ static void clean_new_dir(struct uploader *u, const char *name)
 static void scan_deltas(int dfd, unsigned long long *lo, unsigned long long *hi, size_t *count,
 			bool clean)
 {
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = reopen_dir(dfd);
 	struct dirent *e;
 
 	*lo = *hi = 0;
 	*count = 0;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
 	while ((e = readdir(d))) {
 		unsigned long long seq;
 		char *end;
@@ -785,16 +790,11 @@ skip:
 static void resume(struct uploader *u)
 {
 	size_t n_runs = 0, n_deltas = 0;
-	int fd = dup(u->spool_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = reopen_dir(u->spool_fd);
 	struct dirent *e;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
-	rewinddir(d);
 	while ((e = readdir(d))) {
 		if (!strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)))
 			clean_new_dir(u, e->d_name);
