@@ -39,9 +39,7 @@ struct cb_task_info {
 
 /* Per CPU state, one slot of a per-CPU array. */
 struct cb_cpu_state {
-	__u64 start_runtime; /* se.sum_exec_runtime of the running task when last charged */
-	__u32 cur_pid;       /* that task (thread id) */
-	__u32 valid;         /* start_runtime/cur_pid are known */
+	__u64 last_ts;      /* CLOCK_MONOTONIC ns when the current slice began (0: unknown) */
 	__u64 lost_ns;      /* cumulative ns that could not be charged (map full) */
 	__u64 drops;        /* cumulative count of failed map inserts */
 	__u64 events_lost;  /* cumulative count of info_events that did not fit the ring */

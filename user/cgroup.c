@@ -18,6 +18,7 @@ struct cgroup_names {
 	struct cg_entry *e;
 	size_t n, cap;
 	bool may_rescan;
+	uint64_t max_id;  /* highest id of the last scan */
 	char unknown[32];
 };
 
@@ -108,6 +109,7 @@ static void rescan(struct cgroup_names *c)
 	if (c->mnt[0])
 		walk(c, c->mnt, "", 0);
 	qsort(c->e, c->n, sizeof(*c->e), entry_cmp);
+	c->max_id = c->n ? c->e[c->n - 1].id : 0;
 	c->may_rescan = false;
 }
 
@@ -131,7 +133,12 @@ const char *cgroup_names__path(struct cgroup_names *c, uint64_t id)
 		hit = c->n ? bsearch(&probe, c->e, c->n, sizeof(*c->e), entry_cmp) : NULL;
 		if (hit)
 			return hit->path;
-		if (!c->may_rescan)
+		/*
+		 * Kernfs hands out ids in increasing order, so an unknown id below the highest
+		 * seen is a cgroup removed since: rescanning would not find it, and must not
+		 * use up the rescan a new cgroup (a higher id) needs in this interval.
+		 */
+		if (!c->may_rescan || (c->n && id < c->max_id))
 			break;
 		rescan(c);
 	}

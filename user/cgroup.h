@@ -18,8 +18,8 @@ int cgroup_v2_mount(const char *procfs_root, char *mnt, size_t len);
 struct cgroup_names *cgroup_names__new(const char *procfs_root);
 /*
  * Path of cgroup `id` relative to the v2 root ("/" for the root), rescanning the tree at
- * most once per call to cgroup_names__tick for unknown ids; "id:N" if not found (the
- * cgroup is gone). The string stays valid until the resolver is freed.
+ * most once per call to cgroup_names__tick for an id newer than any seen (a new cgroup:
+ * kernfs ids grow); "id:N" if not found (the cgroup is gone). The string stays valid until the resolver is freed.
  */
 const char *cgroup_names__path(struct cgroup_names *c, uint64_t id);
 /* Allows one more rescan (call once per interval). */
