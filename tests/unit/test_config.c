@@ -15,20 +15,13 @@
 #include <cmocka.h>
 #include "commands.h"
 #include "config.h"
+#include "tree.h"
 
 extern char **environ;
 
 static char tmp[256];  /* per-test scratch directory */
 static char home[300]; /* $HOME during the tests */
 static char oldcwd[4096];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int setup(void **state)
 {
@@ -64,7 +57,7 @@ static int teardown(void **state)
 	(void)state;
 	if (chdir(oldcwd))
 		return -1;
-	return nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(tmp);
 }
 
 static void path_in(char *buf, size_t len, const char *name)

@@ -20,6 +20,7 @@
 
 #include "csv.h"
 #include "log.h"
+#include "tree.h"
 
 /* CODECARBON.md section 5, CodeCarbon 3.3.0 order. */
 static const char *const expected_names[] = {
@@ -120,14 +121,6 @@ struct fixture {
 	char path[128];
 };
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -147,7 +140,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	chmod(f->dir, 0700);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tree_remove(f->dir);
 	free(f);
 	return 0;
 }

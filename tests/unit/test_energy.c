@@ -19,6 +19,7 @@
 #include "energy.h"
 #include "log.h"
 #include "topology.h"
+#include "tree.h"
 
 #define SEC_NS 1000000000ULL
 #define BIG_MAX 262143328850ULL
@@ -30,26 +31,8 @@ static struct topology topo;
 
 /* ---- fake tree helpers ---- */
 
-static void put(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(const char *rel, const char *fmt, ...)
-{
-	char path[PATH_MAX * 2], *slash;
-	va_list ap;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	assert_int_equal(fclose(f), 0);
-}
+/* Writes root/rel, creating directories; fails the test when it cannot. */
+#define put(rel, ...) assert_int_equal(tree_put(root, rel, __VA_ARGS__), 0)
 
 /* A zone under dir (relative to root); max 0 leaves max_energy_range_uj out. */
 static void zone_at(const char *dir, const char *id, const char *name, uint64_t energy_uj,
@@ -149,14 +132,6 @@ static uint64_t cpu_total(const struct energy_sample *s)
 	return sum;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -173,7 +148,7 @@ static int teardown(void **state)
 	(void)state;
 	topology__free(&topo);
 	log_set_level(LOG_WARNING);
-	return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(root);
 }
 
 /* ---- pure functions ---- */

@@ -15,32 +15,15 @@
 
 #include "energy.h"
 #include "topology.h"
+#include "tree.h"
 
 #define BIG_MAX 262143328850ULL
 
 static char root[PATH_MAX];
 static struct topology topo;
 
-static void put(const char *rel, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(const char *rel, const char *fmt, ...)
-{
-	char path[PATH_MAX * 2], *slash;
-	va_list ap;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
-	va_end(ap);
-	assert_int_equal(fclose(f), 0);
-}
+/* Writes root/rel, creating directories; fails the test when it cannot. */
+#define put(rel, ...) assert_int_equal(tree_put(root, rel, __VA_ARGS__), 0)
 
 /* A zone directory `dir`/`id` (relative to root) with name, energy_uj, max_energy_range_uj. */
 static void zone_at(const char *dir, const char *id, const char *name, unsigned long long uj)
@@ -112,12 +95,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
 	topology__free(&topo);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	return system(cmd) == 0 ? 0 : -1;
+	return tree_remove(root);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "topology.h"
+#include "tree.h"
 
 static void expect_list(const char *text, const int *want, int nwant)
 {
@@ -56,30 +57,8 @@ static void test_cpulist_garbage(void **state)
 
 static char root[PATH_MAX];
 
-static void put(const char *rel, const char *text)
-{
-	char path[PATH_MAX * 2], *slash;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	for (slash = strchr(path + strlen(root) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		mkdir(path, 0755);
-		*slash = '/';
-	}
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
+/* Writes root/rel, creating directories; fails the test when it cannot. */
+#define put(rel, text) assert_int_equal(tree_put(root, rel, "%s", text), 0)
 
 static int setup(void **state)
 {
@@ -91,7 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(root);
 }
 
 /*
