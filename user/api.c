@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "api.h"
+#include "http.h"
 
 #define MAX_BODY (4u << 20) /* larger answers are not CodeCarbon's */
 
@@ -22,12 +23,6 @@ struct api_client {
 	char *ca_file;
 	long timeout_ms, connect_ms;
 	const volatile int *cancel;
-};
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool too_big;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -185,33 +180,6 @@ static void set_msg(struct api_client *c, struct api_result *res, const char *fm
 	mask(res->message, c->access_token);
 }
 
-static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n + 1 > MAX_BODY) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p)
-			return 0;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
@@ -222,39 +190,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	(void)ultotal;
 	(void)ulnow;
 	return c->cancel && *c->cancel;
-}
-
-static int curl_errno(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return -ECONNRESET;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-		return -EPROTO;
-	case CURLE_ABORTED_BY_CALLBACK:
-		return -ECANCELED;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
 }
 
 /* The `detail` of a FastAPI error body: a string, or the first validation error. */
@@ -289,7 +224,7 @@ static int request(struct api_client *c, const char *method, const char *path, e
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url = NULL, *auth_hdr = NULL, *text = NULL;
 	struct curl_slist *hdrs = NULL, *h;
-	struct buf b = { 0 };
+	struct http_body b = { .max = MAX_BODY - 1 }; /* room for the NUL */
 	const char *secret;
 	CURLcode rc;
 	long status = 0;
@@ -353,7 +288,7 @@ static int request(struct api_client *c, const char *method, const char *path, e
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
 	curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, http_body_write);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
@@ -366,7 +301,7 @@ static int request(struct api_client *c, const char *method, const char *path, e
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && b.too_big)) {
-		ret = curl_errno(rc);
+		ret = http_curl_errno(rc);
 		set_msg(c, res, "%s", *errbuf ? errbuf : curl_easy_strerror(rc), NULL);
 		goto cleanup;
 	}

@@ -11,16 +11,11 @@
 #include <curl/curl.h>
 
 #include "electricitymaps.h"
+#include "http.h"
 #include "util.h"
 
 #define EM_MAX_BODY (64u << 10)
 #define EM_PATH "/v3/carbon-intensity/latest"
-
-struct body {
-	char *buf;
-	size_t len;
-	bool too_big;
-};
 
 int electricitymaps_parse(const char *body, size_t len, struct em_latest *out, char *why,
 			  size_t whylen)
@@ -58,43 +53,6 @@ out:
 	return err;
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct body *b = arg;
-	size_t n = size * nmemb;
-	char *nb;
-
-	if (b->len + n > EM_MAX_BODY) {
-		b->too_big = true;
-		return 0; /* aborts the transfer */
-	}
-	nb = realloc(b->buf, b->len + n + 1);
-	if (!nb)
-		return 0;
-	b->buf = nb;
-	memcpy(b->buf + b->len, ptr, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
-	return n;
-}
-
-static int curl_errno(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
 static bool printable(const char *s)
 {
 	for (; *s; s++)
@@ -108,7 +66,7 @@ int electricitymaps_latest(const char *endpoint, const char *token, const char *
 {
 	char errbuf[CURL_ERROR_SIZE] = "", *url = NULL, *auth = NULL;
 	struct curl_slist *headers = NULL, *h;
-	struct body b = { 0 };
+	struct http_body b = { .max = EM_MAX_BODY };
 	size_t elen;
 	long status = 0;
 	CURL *curl = NULL;
@@ -170,7 +128,7 @@ int electricitymaps_latest(const char *endpoint, const char *token, const char *
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "carbonbpf/" CARBONBPF_VERSION);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http_body_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 
@@ -181,7 +139,7 @@ int electricitymaps_latest(const char *endpoint, const char *token, const char *
 		goto out;
 	}
 	if (rc != CURLE_OK) {
-		err = curl_errno(rc);
+		err = http_curl_errno(rc);
 		if (err == -ETIMEDOUT)
 			snprintf(why, whylen, "no answer within %ld ms", timeout_ms);
 		else
@@ -204,7 +162,7 @@ int electricitymaps_latest(const char *endpoint, const char *token, const char *
 		}
 		goto out;
 	}
-	err = electricitymaps_parse(b.buf ? b.buf : "", b.len, out, why, whylen);
+	err = electricitymaps_parse(b.p ? b.p : "", b.len, out, why, whylen);
 	if (!err && !out->zone[0])
 		snprintf(out->zone, sizeof(out->zone), "%c%c", toupper((unsigned char)country2[0]),
 			 toupper((unsigned char)country2[1]));
@@ -214,6 +172,6 @@ out:
 		curl_easy_cleanup(curl);
 	free(auth);
 	free(url);
-	free(b.buf);
+	free(b.p);
 	return err;
 }
