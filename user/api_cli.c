@@ -227,36 +227,49 @@ int api_cli_find_org(struct api_cli *cli, const char *want, struct api_object *o
 	return 0;
 }
 
+int api_cli_orgs(struct api_cli *cli, const char *want, struct api_object **orgs, size_t *n)
+{
+	struct api_object one;
+	struct api_result res;
+	int ret, code;
+
+	if (want) {
+		code = api_cli_find_org(cli, want, &one);
+		if (code)
+			return code;
+		*orgs = malloc(sizeof(**orgs));
+		if (!*orgs)
+			return 1;
+		(*orgs)[0] = one;
+		*n = 1;
+		return 0;
+	}
+	ret = api__list_orgs(cli->client, orgs, n, &res);
+	if (ret) {
+		api_cli_error(cli, "listing organizations", ret, &res);
+		return 1;
+	}
+	return 0;
+}
+
 int api_cli_find_project(struct api_cli *cli, const char *org_want, const char *want,
 			 struct api_object *out, struct api_object *org_out)
 {
 	const char *configured = config__get(cli->cfg, "project_id", NULL);
-	struct api_object *orgs = NULL, one;
+	struct api_object *orgs = NULL;
 	struct api_result res;
 	size_t n_orgs = 0;
 	bool first_only = false;
-	int ret, code = 1;
+	int ret, code;
 
 	if (!want && configured && *configured && !org_want)
 		want = configured;
 	else if (!want)
 		first_only = true;
-	if (org_want) {
-		code = api_cli_find_org(cli, org_want, &one);
-		if (code)
-			return code;
-		orgs = malloc(sizeof(*orgs));
-		if (!orgs)
-			return 1;
-		orgs[0] = one;
-		n_orgs = 1;
-	} else {
-		ret = api__list_orgs(cli->client, &orgs, &n_orgs, &res);
-		if (ret) {
-			api_cli_error(cli, "listing organizations", ret, &res);
-			return 1;
-		}
-	}
+	code = api_cli_orgs(cli, org_want, &orgs, &n_orgs);
+	if (code)
+		return code;
+	code = 1; /* until a project is found */
 	for (size_t o = 0; o < n_orgs; o++) {
 		struct api_object *projects;
 		size_t n;

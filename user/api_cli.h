@@ -66,6 +66,12 @@ bool api_cli_is_uuid(const char *s);
 int api_cli_find_org(struct api_cli *cli, const char *want, struct api_object *out);
 
 /*
+ * The organization named `want` (name or id), or, when NULL, every one the user belongs
+ * to, in *orgs (malloc'ed, *n of them). Returns an exit code: 0, or 1 after one message.
+ */
+int api_cli_orgs(struct api_cli *cli, const char *want, struct api_object **orgs, size_t *n);
+
+/*
  * The project named or with the id `want` in organization `org_want` (NULL: any of the
  * user's organizations); want NULL: the configured project_id, else the first project.
  * *org_out (may be NULL) receives its organization. Returns an exit code.

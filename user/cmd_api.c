@@ -92,23 +92,9 @@ static int projects(struct api_cli *cli, const char *action, const struct api_cl
 		print_objects("projects", &one, 1);
 		return 0;
 	}
-	if (o->org) {
-		code = api_cli_find_org(cli, o->org, &org);
-		if (code)
-			return code;
-		orgs = malloc(sizeof(*orgs));
-		if (!orgs)
-			return 1;
-		*orgs = org;
-		n_orgs = 1;
-	} else {
-		ret = api__list_orgs(cli->client, &orgs, &n_orgs, &res);
-		if (ret) {
-			api_cli_error(cli, "listing organizations", ret, &res);
-			return 1;
-		}
-	}
-	code = 0;
+	code = api_cli_orgs(cli, o->org, &orgs, &n_orgs);
+	if (code)
+		return code;
 	for (size_t i = 0; i < n_orgs && !code; i++) {
 		ret = api__list_projects(cli->client, orgs[i].id, &a, &n, &res);
 		if (ret) {
