@@ -1183,6 +1183,20 @@ void config__free(struct config *c)
 
 /* ---- editing ---- */
 
+/* Appends "key = value" and the line end (escaped value; "key =" when it is empty). */
+static int add_key_line(struct sbuf *b, const char *key, const struct sbuf *esc, const char *eol)
+{
+	int err = sb_add(b, key, strlen(key));
+
+	if (!err)
+		err = sb_add(b, esc->len ? " = " : " =", esc->len ? 3 : 2);
+	if (!err)
+		err = sb_add(b, esc->p, esc->len);
+	if (!err)
+		err = sb_add(b, eol, strlen(eol));
+	return err;
+}
+
 /* The line ending of the line ending at `end`, or the file's first one, or "\n". */
 static const char *eol_at(const char *text, size_t len, size_t end)
 {
@@ -1263,13 +1277,7 @@ int config__edit_text(const char *text, size_t len, const char *name, const char
 		if (!err && at == end)
 			err = sb_add(&b, eol, strlen(eol));
 		if (!err)
-			err = sb_add(&b, k->name, strlen(k->name));
-		if (!err)
-			err = sb_add(&b, vlen ? " = " : " =", vlen ? 3 : 2);
-		if (!err)
-			err = sb_add(&b, esc.p, esc.len);
-		if (!err)
-			err = sb_add(&b, eol, strlen(eol));
+			err = add_key_line(&b, k->name, &esc, eol);
 		if (!err)
 			err = sb_add(&b, text + at, len - at);
 	} else {
@@ -1289,13 +1297,7 @@ int config__edit_text(const char *text, size_t len, const char *name, const char
 		if (!err)
 			err = sb_add(&b, eol, strlen(eol));
 		if (!err)
-			err = sb_add(&b, k->name, strlen(k->name));
-		if (!err)
-			err = sb_add(&b, vlen ? " = " : " =", vlen ? 3 : 2);
-		if (!err)
-			err = sb_add(&b, esc.p, esc.len);
-		if (!err)
-			err = sb_add(&b, eol, strlen(eol));
+			err = add_key_line(&b, k->name, &esc, eol);
 	}
 	if (err)
 		goto out;
